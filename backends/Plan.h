@@ -1,0 +1,56 @@
+// The write plan: the complete, format-free description of an output folder.
+//
+// A backend turns a layer map into a WritePlan; the executor carries it out
+// byte for byte and knows nothing of safetensors, GGUF or recipes. Every
+// output file is its Prefix (header bytes, or the whole content of a small
+// file) followed by copied byte ranges, or a whole source file copied as is.
+#ifndef RYSC_BACKENDS_PLAN_H
+#define RYSC_BACKENDS_PLAN_H
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rysc {
+
+/// One byte range copied from a source file into an output file.
+struct CopyRange {
+  uint32_t Source = 0;       ///< Index into WritePlan::Sources.
+  uint64_t SourceOffset = 0; ///< Absolute offset in the source file.
+  uint64_t Length = 0;
+  uint64_t OutputOffset = 0; ///< Absolute offset in the output file.
+};
+
+/// One output file.
+struct PlannedFile {
+  /// Path relative to the output folder, '/'-separated, never absolute and
+  /// never containing "..".
+  std::string Path;
+
+  /// Bytes written at offset 0: a header, or the whole content of a small
+  /// generated file such as config.json.
+  std::string Prefix;
+
+  /// Ranges in ascending OutputOffset order. They start at Prefix.size() and
+  /// follow each other with no gap.
+  std::vector<CopyRange> Copies;
+
+  /// When set, the file is this source file copied whole; Prefix and Copies
+  /// are empty.
+  std::optional<uint32_t> WholeSource;
+
+  /// The exact final size, checked by the executor after writing.
+  uint64_t Size = 0;
+};
+
+/// Everything the executor needs to produce an output folder.
+struct WritePlan {
+  /// Absolute paths of the input files. They are opened read-only.
+  std::vector<std::string> Sources;
+  std::vector<PlannedFile> Files;
+};
+
+} // namespace rysc
+
+#endif // RYSC_BACKENDS_PLAN_H

@@ -1,0 +1,53 @@
+// Carries out a WritePlan: writes its files into a new output folder.
+#ifndef RYSC_BACKENDS_EXEC_EXECUTOR_H
+#define RYSC_BACKENDS_EXEC_EXECUTOR_H
+
+#include "backends/Plan.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstddef>
+
+namespace rysc {
+
+/// Settings for executePlan.
+struct ExecuteOptions {
+  /// Output files written in parallel; 0 means
+  /// std::thread::hardware_concurrency().
+  unsigned Jobs = 0;
+  /// Replace an OutDir that exists and is not empty.
+  bool Force = false;
+  /// Bytes per copy_file_range call and size of each job's buffer for the
+  /// pread/pwrite fallback.
+  size_t ChunkSize = 8u << 20;
+  /// Always use pread/pwrite, so tests can exercise that path.
+  bool DisableCopyFileRange = false;
+  /// When set, receives one line per copy (for --verbose).
+  llvm::raw_ostream *Log = nullptr;
+};
+
+/// Writes every file of \p Plan into a new temporary folder beside
+/// \p OutDir (same parent, named ".<base>.rysc-tmp-XXXXXX"), checks each file
+/// ends at its planned Size, fsyncs, then renames the folder to \p OutDir.
+///
+/// \p OutDir must not exist, or be an empty folder. With Options.Force a
+/// non-empty \p OutDir is moved aside and deleted only after the new folder
+/// is in place. An \p OutDir that contains a source file, directly or
+/// below, is an error even with Force. On any failure or interrupt the
+/// temporary folder is removed and \p OutDir is left as it was.
+llvm::Error executePlan(const WritePlan &Plan, llvm::StringRef OutDir,
+                        const ExecuteOptions &Options);
+
+/// Installs SIGINT and SIGTERM handlers that only set the flag read by
+/// wasInterrupted().
+void installInterruptHandlers();
+
+/// Returns true once SIGINT or SIGTERM arrived after
+/// installInterruptHandlers().
+bool wasInterrupted();
+
+} // namespace rysc
+
+#endif // RYSC_BACKENDS_EXEC_EXECUTOR_H

@@ -1,0 +1,217 @@
+// Reading a Hugging Face checkpoint folder without touching tensor data.
+#include "backends/hf/HfModel.h"
+#include "compiler/Error.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace rysc::hf {
+
+namespace {
+
+constexpr const char *IndexName = "model.safetensors.index.json";
+constexpr const char *SingleName = "model.safetensors";
+/// config.json and the index are small; anything larger is not one.
+constexpr uint64_t MaxJsonFileSize = 256u << 20;
+
+std::string joinPath(llvm::StringRef Dir, llvm::StringRef Name) {
+  llvm::SmallString<256> Path(Dir);
+  llvm::sys::path::append(Path, Name);
+  return std::string(Path);
+}
+
+llvm::Expected<Json> readJsonFile(const std::string &Path) {
+  auto Buffer = llvm::MemoryBuffer::getFile(Path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+  if (!Buffer)
+    return fileError(Path, "cannot read: " + Buffer.getError().message());
+  if ((*Buffer)->getBufferSize() > MaxJsonFileSize)
+    return fileError(Path, "is " + llvm::Twine((*Buffer)->getBufferSize()) +
+                               " bytes, larger than any config or index file");
+  Json Value = Json::parse((*Buffer)->getBuffer().begin(), (*Buffer)->getBuffer().end(), nullptr,
+                           /*allow_exceptions=*/false);
+  if (Value.is_discarded()) {
+    // Parse again with exceptions only to get nlohmann's position message.
+    try {
+      (void)Json::parse((*Buffer)->getBuffer().begin(), (*Buffer)->getBuffer().end());
+    } catch (const Json::parse_error &E) {
+      return fileError(Path, "malformed JSON: " + llvm::StringRef(E.what()));
+    }
+    return fileError(Path, "malformed JSON");
+  }
+  if (!Value.is_object())
+    return fileError(Path, "expected a JSON object at the top level");
+  return Value;
+}
+
+/// Checks an index shard name: a plain file name inside the folder.
+llvm::Error checkShardName(const std::string &IndexPath, const std::string &Tensor,
+                           const Json &Value) {
+  if (!Value.is_string())
+    return fileError(IndexPath, "weight_map entry for '" + Tensor + "' is not a file name");
+  llvm::StringRef Name = Value.get_ref<const std::string &>();
+  if (Name.empty() || Name.contains('/') || Name.contains('\\') || Name == "." || Name == "..")
+    return fileError(IndexPath, "weight_map entry for '" + Tensor + "' names '" + Name +
+                                    "', which is not a file in the model folder");
+  return llvm::Error::success();
+}
+
+llvm::Error readShards(HfModel &Model, const std::vector<std::string> &Names) {
+  for (const std::string &Name : Names) {
+    auto Header = safetensors::readHeader(joinPath(Model.Dir, Name));
+    if (!Header)
+      return Header.takeError();
+    Model.Shards.push_back({Name, std::move(*Header)});
+  }
+  std::set<std::string> Seen;
+  for (unsigned Index = 0; Index < Model.Shards.size(); ++Index)
+    for (const safetensors::TensorEntry &Entry : Model.Shards[Index].Header.Tensors) {
+      if (!Seen.insert(Entry.Name).second)
+        return fileError(joinPath(Model.Dir, Model.Shards[Index].Name),
+                         "tensor '" + Entry.Name + "' also appears in another shard");
+      Model.Tensors.push_back({Entry.Name, Index, &Entry});
+    }
+  return llvm::Error::success();
+}
+
+/// Reads the index, checks every entry against the shard headers, and reads
+/// the shards it names.
+llvm::Error readIndexed(HfModel &Model) {
+  std::string IndexPath = joinPath(Model.Dir, IndexName);
+  auto Index = readJsonFile(IndexPath);
+  if (!Index)
+    return Index.takeError();
+  const Json *WeightMap = Index->contains("weight_map") ? &(*Index)["weight_map"] : nullptr;
+  if (!WeightMap || !WeightMap->is_object())
+    return fileError(IndexPath, "has no 'weight_map' object");
+
+  std::set<std::string> ShardNames;
+  for (auto It = WeightMap->begin(); It != WeightMap->end(); ++It) {
+    if (llvm::Error E = checkShardName(IndexPath, It.key(), It.value()))
+      return E;
+    ShardNames.insert(It.value().get<std::string>());
+  }
+  for (const std::string &Name : ShardNames)
+    if (!llvm::sys::fs::exists(joinPath(Model.Dir, Name)))
+      return fileError(IndexPath, "names shard '" + Name + "', which does not exist");
+
+  if (llvm::Error E = readShards(Model, {ShardNames.begin(), ShardNames.end()}))
+    return E;
+
+  // The index must describe the shards exactly, in both directions.
+  std::map<std::string, std::string> Actual;
+  for (const SourceTensor &T : Model.Tensors)
+    Actual[T.Name] = Model.Shards[T.Shard].Name;
+  for (auto It = WeightMap->begin(); It != WeightMap->end(); ++It) {
+    auto Found = Actual.find(It.key());
+    if (Found == Actual.end() || Found->second != It.value().get<std::string>())
+      return fileError(IndexPath, "maps tensor '" + It.key() + "' to '" +
+                                      It.value().get<std::string>() +
+                                      "', but that shard does not contain it");
+  }
+  for (const auto &[Name, ShardName] : Actual)
+    if (!WeightMap->contains(Name))
+      return fileError(joinPath(Model.Dir, ShardName),
+                       "tensor '" + Name + "' is missing from " + IndexName);
+  Model.Index = std::move(*Index);
+  return llvm::Error::success();
+}
+
+/// Lists every regular file below the folder, relative and sorted.
+llvm::Error listFiles(llvm::StringRef Dir, std::vector<std::string> &Files) {
+  std::error_code EC;
+  for (llvm::sys::fs::recursive_directory_iterator It(Dir, EC), End; It != End && !EC;
+       It.increment(EC)) {
+    llvm::sys::fs::file_status Status;
+    if (std::error_code StatusError = llvm::sys::fs::status(It->path(), Status, /*Follow=*/true))
+      return fileError(It->path(), "cannot read: " + StatusError.message());
+    if (Status.type() != llvm::sys::fs::file_type::regular_file)
+      continue;
+    llvm::StringRef Relative = llvm::StringRef(It->path()).drop_front(Dir.size());
+    Relative = Relative.ltrim('/');
+    Files.push_back(Relative.str());
+  }
+  if (EC)
+    return fileError(Dir, "cannot list the folder: " + EC.message());
+  std::sort(Files.begin(), Files.end());
+  return llvm::Error::success();
+}
+
+llvm::Error classifyOtherFiles(HfModel &Model) {
+  std::vector<std::string> Files;
+  if (llvm::Error E = listFiles(Model.Dir, Files))
+    return E;
+  std::set<std::string> Handled = {"config.json", IndexName};
+  for (const Shard &S : Model.Shards)
+    Handled.insert(S.Name);
+  for (const std::string &File : Files) {
+    if (Handled.count(File))
+      continue;
+    if (llvm::StringRef(File).endswith(".safetensors")) {
+      // A stray shard would be picked up by tools that glob for shards.
+      Model.SkippedFiles.push_back(
+          {File, "a safetensors file that the model does not reference; it is not copied"});
+      continue;
+    }
+    Model.OtherFiles.push_back(File);
+  }
+  return llvm::Error::success();
+}
+
+} // namespace
+
+bool isHfModelDir(llvm::StringRef Dir) {
+  return llvm::sys::fs::is_directory(Dir) && llvm::sys::fs::exists(joinPath(Dir, "config.json"));
+}
+
+llvm::Expected<HfModel> readHfModel(llvm::StringRef Dir) {
+  HfModel Model;
+  Model.Dir = Dir.str();
+  if (!llvm::sys::fs::is_directory(Dir))
+    return fileError(Dir, "is not a folder");
+  llvm::SmallString<256> Real;
+  if (std::error_code EC = llvm::sys::fs::real_path(Dir, Real))
+    return fileError(Dir, "cannot resolve: " + EC.message());
+  Model.RealDir = std::string(Real);
+
+  auto Config = readJsonFile(joinPath(Dir, "config.json"));
+  if (!Config)
+    return Config.takeError();
+  Model.Config = std::move(*Config);
+
+  llvm::Error E = llvm::Error::success();
+  if (llvm::sys::fs::exists(joinPath(Dir, IndexName)))
+    E = readIndexed(Model);
+  else if (llvm::sys::fs::exists(joinPath(Dir, SingleName)))
+    E = readShards(Model, {SingleName});
+  else
+    E = fileError(Dir, "has neither model.safetensors nor model.safetensors.index.json");
+  if (E)
+    return std::move(E);
+  if (llvm::Error E2 = classifyOtherFiles(Model))
+    return std::move(E2);
+  return std::move(Model);
+}
+
+ModelFacts HfModel::facts() const {
+  ModelFacts Facts;
+  Facts.ConfigName = joinPath(Dir, "config.json");
+  Facts.Config = Config;
+  for (const SourceTensor &T : Tensors)
+    Facts.TensorNames.push_back(T.Name);
+  return Facts;
+}
+
+uint64_t HfModel::largestShardDataSize() const {
+  uint64_t Largest = 0;
+  for (const Shard &S : Shards)
+    Largest = std::max(Largest, S.Header.dataSize());
+  return Largest;
+}
+
+} // namespace rysc::hf

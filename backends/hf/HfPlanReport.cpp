@@ -1,0 +1,193 @@
+// Rendering a Hugging Face plan as text or JSON.
+#include "backends/hf/HfPlanReport.h"
+#include "compiler/MapReport.h"
+
+#include "llvm/Support/Format.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace rysc::hf {
+
+std::string formatBytes(uint64_t Bytes) {
+  std::string Digits = std::to_string(Bytes);
+  std::string Grouped;
+  for (size_t Index = 0; Index < Digits.size(); ++Index) {
+    if (Index > 0 && (Digits.size() - Index) % 3 == 0)
+      Grouped += ',';
+    Grouped += Digits[Index];
+  }
+  const char *Units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double Value = static_cast<double>(Bytes);
+  int Unit = -1;
+  while (Value >= 1024 && Unit < 3) {
+    Value /= 1024;
+    ++Unit;
+  }
+  if (Unit < 0)
+    return Grouped + " bytes";
+  char Buffer[32];
+  std::snprintf(Buffer, sizeof(Buffer), "%.1f %s", Value, Units[Unit]);
+  return Grouped + " bytes (" + Buffer + ")";
+}
+
+namespace {
+
+std::string summarize(const Json &Value) {
+  if (Value.is_array())
+    return "[" + std::to_string(Value.size()) + " entries]";
+  if (Value.is_object())
+    return "{" + std::to_string(Value.size()) + " keys}";
+  if (Value.is_string() && Value.get_ref<const std::string &>().size() > 40)
+    return "\"" + Value.get<std::string>().substr(0, 37) + "...\"";
+  return Value.dump();
+}
+
+/// Renders a per-layer list as one letter per layer in groups of ten, with
+/// a legend, when it has few distinct values; nullopt otherwise.
+std::optional<std::string> compactLayers(const Json &List) {
+  if (!List.is_array() || List.empty())
+    return std::nullopt;
+  std::vector<std::pair<Json, char>> Legend;
+  std::string Letters;
+  for (const Json &Value : List) {
+    auto Found = std::find_if(Legend.begin(), Legend.end(),
+                              [&](const auto &Entry) { return Entry.first == Value; });
+    if (Found == Legend.end()) {
+      if (Legend.size() == 26)
+        return std::nullopt;
+      std::string Text = Value.is_string() ? Value.get<std::string>() : Value.dump();
+      char Letter = Text.empty() ? '?' : static_cast<char>(std::toupper(Text[0]));
+      while (std::any_of(Legend.begin(), Legend.end(), [&](const auto &E) { return E.second == Letter; }))
+        Letter = Letter == 'Z' ? 'A' : Letter + 1;
+      Legend.push_back({Value, Letter});
+      Found = Legend.end() - 1;
+    }
+    Letters += Found->second;
+  }
+  std::string Text;
+  for (size_t Index = 0; Index < Letters.size(); Index += 10)
+    Text += (Index ? " " : "") + Letters.substr(Index, 10);
+  Text += "   (";
+  for (size_t Index = 0; Index < Legend.size(); ++Index)
+    Text += (Index ? ", " : "") + std::string(1, Legend[Index].second) + " = " + Legend[Index].first.dump();
+  return Text + ")";
+}
+
+void printEdits(llvm::raw_ostream &OS, const HfModel &Model, const Compilation &C) {
+  OS << "config edits (config.json):\n";
+  if (C.Edits.empty())
+    OS << "  (none; config.json is copied unchanged)\n";
+  for (const ConfigEdit &Edit : C.Edits) {
+    OS << "  " << Edit.Path << ": " << (Edit.Added ? "(absent)" : summarize(Edit.Old)) << " -> "
+       << summarize(Edit.New) << "  [" << Edit.Reason << "]\n";
+    // Per-layer lists are shown whole, one letter per layer, because they
+    // are what a reader checks against the map.
+    if (auto Old = compactLayers(Edit.Old))
+      OS << "      old: " << *Old << "\n";
+    if (auto New = compactLayers(Edit.New))
+      OS << "      new: " << *New << "\n";
+    else if (Edit.New.is_array() && !Edit.New.empty() && Edit.New.dump().size() < 400)
+      OS << "      new: " << Edit.New.dump() << "\n";
+  }
+  if (!C.KeptFields.empty()) {
+    OS << "kept unchanged on purpose:\n";
+    for (const std::string &Field : C.KeptFields)
+      OS << "  " << Field << "\n";
+  }
+}
+
+void printLayers(llvm::raw_ostream &OS, const Compilation &C, const HfPlan &Plan) {
+  OS << "tensors by output layer (" << C.Stack.Prefix << ".N.*):\n";
+  size_t Index = 0;
+  while (Index < Plan.Layers.size()) {
+    // Group runs that move together and carry the same tensor count.
+    size_t End = Index + 1;
+    while (End < Plan.Layers.size() && Plan.Layers[End].Copy == Plan.Layers[Index].Copy &&
+           Plan.Layers[End].Source == Plan.Layers[End - 1].Source + 1 &&
+           Plan.Layers[End].Out == Plan.Layers[End - 1].Out + 1)
+      ++End;
+    const LayerPlan &First = Plan.Layers[Index];
+    const LayerPlan &Last = Plan.Layers[End - 1];
+    uint64_t Tensors = 0, Bytes = 0;
+    for (size_t K = Index; K < End; ++K) {
+      Tensors += Plan.Layers[K].Tensors;
+      Bytes += Plan.Layers[K].Bytes;
+    }
+    std::string Out = First.Out == Last.Out ? std::to_string(First.Out)
+                                            : std::to_string(First.Out) + ".." + std::to_string(Last.Out);
+    std::string Src = First.Source == Last.Source
+                          ? std::to_string(First.Source)
+                          : std::to_string(First.Source) + ".." + std::to_string(Last.Source);
+    OS << "  out " << llvm::left_justify(Out, 10) << " <- src " << llvm::left_justify(Src, 10)
+       << (First.Copy ? " copy      " : " original  ") << Tensors << " tensors, "
+       << formatBytes(Bytes) << "\n";
+    Index = End;
+  }
+  OS << "  other tensors (embeddings, norms, heads, towers, extra stacks): " << Plan.GlobalTensors
+     << " tensors, " << formatBytes(Plan.GlobalBytes) << ", names unchanged\n";
+}
+
+void printFiles(llvm::raw_ostream &OS, const HfPlan &Plan) {
+  OS << "output shards (limit " << formatBytes(Plan.MaxShardSize) << " of tensor data each):\n";
+  for (const OutputShard &Shard : Plan.Shards)
+    OS << "  " << Shard.Name << ": " << Shard.Tensors.size() << " tensors, "
+       << formatBytes(Shard.FileSize) << "\n";
+  OS << "generated files:\n";
+  if (Plan.WritesIndex)
+    OS << "  model.safetensors.index.json (total_size " << Plan.TotalTensorBytes << ")\n";
+  if (Plan.ConfigRewritten)
+    OS << "  config.json (with the edits above)\n";
+  OS << "  rysc.json (provenance: recipe, map, edits)\n";
+  OS << "files copied byte for byte:\n";
+  for (const auto &[Name, Size] : Plan.CopiedFiles)
+    OS << "  " << Name << " (" << formatBytes(Size) << ")\n";
+  uint64_t Total = 0;
+  for (const PlannedFile &File : Plan.Write.Files)
+    Total += File.Size;
+  OS << "total written: " << formatBytes(Total) << " in " << Plan.Write.Files.size()
+     << " files\n";
+}
+
+} // namespace
+
+void printPlanText(llvm::raw_ostream &OS, const HfModel &Model, const Compilation &C,
+                   const HfPlan &Plan) {
+  printEdits(OS, Model, C);
+  OS << "\n";
+  printLayers(OS, C, Plan);
+  OS << "\n";
+  printFiles(OS, Plan);
+  for (const std::string &Warning : Plan.Warnings)
+    OS << "warning: " << Warning << "\n";
+}
+
+Json planToJson(const HfPlan &Plan) {
+  Json Output;
+  Output["max_shard_size"] = Plan.MaxShardSize;
+  Output["total_size"] = Plan.TotalTensorBytes;
+  Output["total_parameters"] = Plan.TotalParameters;
+  Output["shards"] = Json::array();
+  for (const OutputShard &Shard : Plan.Shards)
+    Output["shards"].push_back({{"name", Shard.Name},
+                                {"tensors", Shard.Tensors.size()},
+                                {"data_bytes", Shard.DataSize},
+                                {"file_size", Shard.FileSize}});
+  Output["layers"] = Json::array();
+  for (const LayerPlan &Layer : Plan.Layers)
+    Output["layers"].push_back({{"out", Layer.Out},
+                                {"src", Layer.Source},
+                                {"copy", Layer.Copy},
+                                {"tensors", Layer.Tensors},
+                                {"bytes", Layer.Bytes}});
+  Output["other_tensors"] = {{"tensors", Plan.GlobalTensors}, {"bytes", Plan.GlobalBytes}};
+  Output["files"] = Json::array();
+  for (const PlannedFile &File : Plan.Write.Files) {
+    std::string Kind = File.WholeSource ? "copy" : File.Copies.empty() ? "generated" : "shard";
+    Output["files"].push_back({{"path", File.Path}, {"size", File.Size}, {"kind", Kind}});
+  }
+  Output["warnings"] = Plan.Warnings;
+  return Output;
+}
+
+} // namespace rysc::hf

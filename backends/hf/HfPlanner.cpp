@@ -1,0 +1,261 @@
+// Planning a Hugging Face output folder.
+#include "backends/hf/HfPlanner.h"
+#include "compiler/Error.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cstdio>
+#include <map>
+
+namespace rysc::hf {
+
+namespace {
+
+std::string joinPath(llvm::StringRef Dir, llvm::StringRef Name) {
+  llvm::SmallString<256> Path(Dir);
+  llvm::sys::path::append(Path, Name);
+  return std::string(Path);
+}
+
+/// Parses "P.N.rest" under the decoder prefix; returns false otherwise.
+bool parseLayerName(llvm::StringRef Name, llvm::StringRef Prefix, uint32_t &Layer,
+                    llvm::StringRef &Rest) {
+  if (!Name.consume_front(Prefix) || !Name.consume_front("."))
+    return false;
+  auto [Number, Tail] = Name.split('.');
+  if (Number.empty() || Tail.empty() || Number.getAsInteger(10, Layer))
+    return false;
+  Rest = Tail;
+  return true;
+}
+
+std::string layerName(llvm::StringRef Prefix, uint32_t Layer, llvm::StringRef Rest) {
+  return (Prefix + "." + llvm::Twine(Layer) + "." + Rest).str();
+}
+
+/// Orders the output: global tensors in source order, then each output
+/// layer's tensors in its source layer's order, then inline extra stacks.
+class TensorLayout {
+public:
+  TensorLayout(const HfModel &Model, const Compilation &C) : Model(Model), C(C) {}
+
+  std::vector<PlannedTensor> build(HfPlan &Plan) {
+    std::map<uint32_t, std::vector<const SourceTensor *>> ByLayer;
+    std::vector<PlannedTensor> Output;
+    for (const SourceTensor &T : Model.Tensors) {
+      uint32_t Layer = 0;
+      llvm::StringRef Rest;
+      if (parseLayerName(T.Name, C.Stack.Prefix, Layer, Rest)) {
+        ByLayer[Layer].push_back(&T);
+        continue;
+      }
+      Output.push_back({T.Name, T.Name, T.Shard, T.Entry, std::nullopt});
+      ++Plan.GlobalTensors;
+      Plan.GlobalBytes += T.Entry->End - T.Entry->Begin;
+    }
+
+    const LayerMap &Map = C.Map;
+    for (uint32_t Out = 0; Out < Map.outputCount(); ++Out) {
+      LayerPlan Layer{Out, Map[Out].Source, Map[Out].isCopy(), 0, 0};
+      for (const SourceTensor *T : ByLayer[Map[Out].Source]) {
+        Output.push_back({renamed(*T, Out), T->Name, T->Shard, T->Entry, Out});
+        ++Layer.Tensors;
+        Layer.Bytes += T->Entry->End - T->Entry->Begin;
+      }
+      Plan.Layers.push_back(Layer);
+    }
+
+    // Inline extra stacks (e.g. MTP at model.layers.N) follow the new trunk.
+    uint32_t Extra = C.Stack.inlineCount();
+    for (uint32_t Index = 0; Index < Extra; ++Index)
+      for (const SourceTensor *T : ByLayer[Map.sourceCount() + Index]) {
+        Output.push_back({renamed(*T, Map.outputCount() + Index), T->Name, T->Shard, T->Entry,
+                          std::nullopt});
+        ++Plan.GlobalTensors;
+        Plan.GlobalBytes += T->Entry->End - T->Entry->Begin;
+      }
+    return Output;
+  }
+
+private:
+  std::string renamed(const SourceTensor &T, uint32_t Out) const {
+    uint32_t Layer = 0;
+    llvm::StringRef Rest;
+    bool Parsed = parseLayerName(T.Name, C.Stack.Prefix, Layer, Rest);
+    assert(Parsed && "only decoder-stack tensors are renamed");
+    (void)Parsed;
+    return layerName(C.Stack.Prefix, Out, Rest);
+  }
+
+  const HfModel &Model;
+  const Compilation &C;
+};
+
+uint64_t elementCount(const safetensors::TensorEntry &Entry) {
+  uint64_t Count = 1;
+  for (uint64_t Dim : Entry.Shape)
+    Count *= Dim; // The reader checked that shape times dtype fits the file.
+  return Count;
+}
+
+std::string shardName(size_t Index, size_t Count) {
+  char Buffer[64];
+  std::snprintf(Buffer, sizeof(Buffer), "model-%05zu-of-%05zu.safetensors", Index + 1, Count);
+  return Buffer;
+}
+
+/// Fills shards greedily in output order, starting a new shard when the
+/// next tensor would pass the limit (a tensor larger than the limit gets a
+/// shard of its own).
+std::vector<OutputShard> assignShards(std::vector<PlannedTensor> Tensors, uint64_t Limit,
+                                      bool SingleFile) {
+  std::vector<OutputShard> Shards;
+  for (PlannedTensor &T : Tensors) {
+    bool Full = !Shards.empty() && !SingleFile && Shards.back().DataSize + T.size() > Limit &&
+                !Shards.back().Tensors.empty();
+    if (Shards.empty() || Full)
+      Shards.emplace_back();
+    Shards.back().DataSize += T.size();
+    Shards.back().Tensors.push_back(std::move(T));
+  }
+  if (Shards.empty())
+    Shards.emplace_back();
+  for (size_t Index = 0; Index < Shards.size(); ++Index)
+    Shards[Index].Name = SingleFile ? "model.safetensors" : shardName(Index, Shards.size());
+  return Shards;
+}
+
+/// Writes one output shard into the plan: header, then the tensor ranges,
+/// merging ranges that are adjacent in both files into one copy.
+void planShard(HfPlan &Plan, OutputShard &Shard, const Json &Metadata,
+               const std::vector<uint32_t> &SourceIds, const HfModel &Model) {
+  std::vector<safetensors::OutputTensor> Headers;
+  for (const PlannedTensor &T : Shard.Tensors)
+    Headers.push_back({T.Name, T.Entry->DType, T.Entry->Shape, T.size()});
+
+  PlannedFile File;
+  File.Path = Shard.Name;
+  File.Prefix = safetensors::buildHeader(Metadata, Headers);
+  uint64_t Offset = File.Prefix.size();
+  for (const PlannedTensor &T : Shard.Tensors) {
+    uint32_t Source = SourceIds[T.SourceShard];
+    uint64_t SourceOffset = Model.Shards[T.SourceShard].Header.DataStart + T.Entry->Begin;
+    if (!File.Copies.empty()) {
+      CopyRange &Last = File.Copies.back();
+      if (Last.Source == Source && Last.SourceOffset + Last.Length == SourceOffset) {
+        Last.Length += T.size();
+        Offset += T.size();
+        continue;
+      }
+    }
+    if (T.size() > 0)
+      File.Copies.push_back({Source, SourceOffset, T.size(), Offset});
+    Offset += T.size();
+  }
+  File.Size = Offset;
+  Shard.FileSize = Offset;
+  Plan.Write.Files.push_back(std::move(File));
+}
+
+Json buildIndex(const HfModel &Model, const HfPlan &Plan) {
+  Json Metadata = Json::object();
+  if (Model.Index && Model.Index->contains("metadata") && (*Model.Index)["metadata"].is_object())
+    Metadata = (*Model.Index)["metadata"];
+  bool HadParameters = Metadata.contains("total_parameters");
+  Metadata["total_size"] = Plan.TotalTensorBytes;
+  if (HadParameters)
+    Metadata["total_parameters"] = Plan.TotalParameters;
+
+  std::map<std::string, std::string> WeightMap;
+  for (const OutputShard &Shard : Plan.Shards)
+    for (const PlannedTensor &T : Shard.Tensors)
+      WeightMap[T.Name] = Shard.Name;
+  Json Index;
+  Index["metadata"] = Metadata;
+  Index["weight_map"] = Json::object();
+  for (const auto &[Name, ShardName] : WeightMap)
+    Index["weight_map"][Name] = ShardName;
+  return Index;
+}
+
+void addGeneratedFile(HfPlan &Plan, std::string Path, std::string Content) {
+  PlannedFile File;
+  File.Path = std::move(Path);
+  File.Size = Content.size();
+  File.Prefix = std::move(Content);
+  Plan.Write.Files.push_back(std::move(File));
+}
+
+uint32_t addSource(HfPlan &Plan, const std::string &Path) {
+  Plan.Write.Sources.push_back(Path);
+  return static_cast<uint32_t>(Plan.Write.Sources.size() - 1);
+}
+
+llvm::Error planCopiedFiles(HfPlan &Plan, const HfModel &Model, const Compilation &C) {
+  std::vector<std::string> Whole = Model.OtherFiles;
+  if (!Plan.ConfigRewritten)
+    Whole.push_back("config.json");
+  std::sort(Whole.begin(), Whole.end());
+  for (const std::string &Name : Whole) {
+    if (Name == "rysc.json")
+      continue; // Replaced by this run's own provenance record.
+    std::string Path = joinPath(Model.RealDir, Name);
+    uint64_t Size = 0;
+    if (std::error_code EC = llvm::sys::fs::file_size(Path, Size))
+      return fileError(Path, "cannot read its size: " + EC.message());
+    PlannedFile File;
+    File.Path = Name;
+    File.WholeSource = addSource(Plan, Path);
+    File.Size = Size;
+    Plan.Write.Files.push_back(std::move(File));
+    Plan.CopiedFiles.push_back({Name, Size});
+  }
+  return llvm::Error::success();
+}
+
+} // namespace
+
+llvm::Expected<HfPlan> planHf(const HfModel &Model, const Compilation &C,
+                              const HfPlanOptions &Options) {
+  HfPlan Plan;
+  std::vector<uint32_t> SourceIds;
+  for (const Shard &S : Model.Shards)
+    SourceIds.push_back(addSource(Plan, joinPath(Model.RealDir, S.Name)));
+
+  std::vector<PlannedTensor> Tensors = TensorLayout(Model, C).build(Plan);
+  for (const PlannedTensor &T : Tensors) {
+    Plan.TotalTensorBytes += T.size();
+    Plan.TotalParameters += elementCount(*T.Entry);
+  }
+
+  bool SingleSource = !Model.Index;
+  bool SingleFile = SingleSource && !Options.MaxShardSize;
+  Plan.MaxShardSize = Options.MaxShardSize.value_or(Model.largestShardDataSize());
+  if (Plan.MaxShardSize == 0)
+    return plainError("the maximum shard size must be positive");
+  Plan.Shards = assignShards(std::move(Tensors), Plan.MaxShardSize, SingleFile);
+  Plan.WritesIndex = !SingleFile;
+
+  Json Metadata = Model.Shards.empty() ? Json(nullptr) : Model.Shards.front().Header.Metadata;
+  for (const Shard &S : Model.Shards)
+    if (S.Header.Metadata != Metadata)
+      Plan.Warnings.push_back("source shards carry different __metadata__; every output shard "
+                              "takes the first shard's");
+  for (OutputShard &Shard : Plan.Shards)
+    planShard(Plan, Shard, Metadata, SourceIds, Model);
+
+  if (Plan.WritesIndex)
+    addGeneratedFile(Plan, "model.safetensors.index.json", buildIndex(Model, Plan).dump(2) + "\n");
+  Plan.ConfigRewritten = !C.Edits.empty();
+  if (Plan.ConfigRewritten)
+    addGeneratedFile(Plan, "config.json", C.OutputConfig.dump(2) + "\n");
+  addGeneratedFile(Plan, "rysc.json", Options.ProvenanceJson);
+  if (llvm::Error E = planCopiedFiles(Plan, Model, C))
+    return std::move(E);
+  for (const auto &[Name, Reason] : Model.SkippedFiles)
+    Plan.Warnings.push_back("'" + Name + "': " + Reason);
+  return std::move(Plan);
+}
+
+} // namespace rysc::hf

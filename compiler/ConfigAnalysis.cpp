@@ -1,0 +1,492 @@
+// Config analysis: the layer count, per-layer fields and their coverage by
+// remap and keep statements, schedule scalars and the tensor-family check.
+#include "compiler/Analysis.h"
+#include "compiler/FieldRules.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+#include <map>
+#include <set>
+
+namespace rysc {
+
+namespace {
+
+/// A config field that holds one thing per layer.
+struct PerLayerField {
+  std::string Relative; ///< Relative to the decoder config.
+  std::string Full;     ///< From the config root.
+  FieldSpec Spec;
+  bool Declared = false; ///< Declared by the profile, not guessed by length.
+  const Json *Value = nullptr;
+};
+
+/// Config keys that hold other models or settings, never decoder layers.
+bool isOtherSubConfig(llvm::StringRef Key, const Json &Value) {
+  if (Value.is_object() && Value.contains("model_type"))
+    return true;
+  return Key == "vision_config" || Key == "audio_config" || Key == "quantization_config" ||
+         Key == "text_config";
+}
+
+class ConfigAnalysis {
+public:
+  explicit ConfigAnalysis(AnalysisState &State)
+      : State(State), Diags(State.Diags), P(*State.Result.UsedProfile),
+        Stack(State.Result.Stack), Map(State.Result.Map.sources()),
+        Output(State.Result.OutputConfig) {}
+
+  void run() {
+    Output = State.Model->Config;
+    recordEdit(Stack.CountField, Json(State.SourceCount), Json(Map.size()), "layer count");
+    collectDeclaredFields();
+    collectUnknownLists(*State.SourceDecoder, "");
+    resolveStatements();
+    applyFields();
+    for (const ScheduleSpec &Schedule : P.Schedules)
+      applySchedule(Schedule);
+    for (const TensorFamilySpec &Family : P.TensorFamilies)
+      checkTensorFamily(Family);
+  }
+
+private:
+  const Json &outputDecoder() const {
+    return Stack.DecoderPath.empty() ? Output : *lookupPath(Output, Stack.DecoderPath);
+  }
+
+  void recordEdit(const std::string &Relative, const Json &Old, const Json &New,
+                  const std::string &Reason, bool Added = false) {
+    if (!Added && Old == New)
+      return;
+    std::string Full = Stack.fullPath(Relative);
+    State.Result.Edits.push_back({Full, Added ? Json(nullptr) : Old, New, Added, Reason});
+    setPath(Output, Full, New);
+  }
+
+  void collectDeclaredFields() {
+    for (const FieldSpec &Spec : P.Fields) {
+      const Json *Value = lookupPath(*State.SourceDecoder, Spec.Path);
+      if (!Value || Value->is_null())
+        continue;
+      Fields.push_back({Spec.Path, Stack.fullPath(Spec.Path), Spec, true, Value});
+    }
+  }
+
+  bool isKnownNonField(const std::string &Relative) const {
+    return P.findField(Relative) || P.findSchedule(Relative) ||
+           llvm::is_contained(P.NotPerLayer, Relative) || Relative == Stack.CountField;
+  }
+
+  /// Any list with one entry per layer that the profile does not declare is
+  /// treated as per-layer, so that nothing per-layer is left in old order.
+  void collectUnknownLists(const Json &Object, const std::string &Prefix) {
+    for (auto It = Object.begin(); It != Object.end(); ++It) {
+      std::string Relative = Prefix + It.key();
+      if (isKnownNonField(Relative))
+        continue;
+      if (It.value().is_object() && !isOtherSubConfig(It.key(), It.value())) {
+        collectUnknownLists(It.value(), Relative + ".");
+        continue;
+      }
+      if (!It.value().is_array() || It.value().size() != State.SourceCount)
+        continue;
+      FieldSpec Spec;
+      Spec.Path = Relative;
+      Fields.push_back({Relative, Stack.fullPath(Relative), Spec, false, &It.value()});
+    }
+  }
+
+  PerLayerField *findField(llvm::StringRef Path) {
+    for (PerLayerField &Field : Fields)
+      if (Field.Full == Path || Field.Relative == Path)
+        return &Field;
+    return nullptr;
+  }
+
+  std::vector<std::string> fieldNames() const {
+    std::vector<std::string> Names;
+    for (const PerLayerField &Field : Fields)
+      Names.push_back(Field.Full);
+    return Names;
+  }
+
+  void resolveStatements() {
+    for (const ast::Stmt &S : State.Recipe.Statements) {
+      if (S.Kind == ast::StmtKind::Remap && S.Remap.All)
+        RemapAll = true;
+      if (S.Kind == ast::StmtKind::Remap)
+        for (const ast::FieldPath &Path : S.Remap.Fields)
+          resolveNamedField(Path, /*Keep=*/false);
+      if (S.Kind == ast::StmtKind::Keep)
+        for (const ast::FieldPath &Path : S.Keep.Fields)
+          resolveNamedField(Path, /*Keep=*/true);
+    }
+  }
+
+  void resolveNamedField(const ast::FieldPath &Path, bool Keep) {
+    std::string Name = Path.str();
+    PerLayerField *Field = findField(Name);
+    if (Field) {
+      auto &Own = Keep ? Kept : Remapped;
+      auto &Other = Keep ? Remapped : Kept;
+      if (Other.count(Field->Full)) {
+        Diags.error(Path.Range.Start,
+                    "'" + Field->Full + "' is both remapped and kept; choose one", Path.Range);
+        return;
+      }
+      Own[Field->Full] = Path.Range;
+      return;
+    }
+
+    bool Exists = lookupPath(State.Model->Config, Name) ||
+                  lookupPath(*State.SourceDecoder, Name);
+    if (Exists && Keep) {
+      Diags.warning(Path.Range.Start,
+                    "'keep " + Name + "' has no effect: it is not a per-layer field of this model",
+                    Path.Range);
+      return;
+    }
+    if (Exists) {
+      Diags.error(Path.Range.Start,
+                  "'" + Name + "' is not a per-layer field of this model, so it cannot be remapped" +
+                      didYouMean(Name, fieldNames()),
+                  Path.Range);
+      return;
+    }
+    Diags.error(Path.Range.Start,
+                "no field '" + Name + "' in '" + State.Model->ConfigName + "'" +
+                    didYouMean(Name, fieldNames()),
+                Path.Range);
+  }
+
+  void applyFields() {
+    for (PerLayerField &Field : Fields) {
+      auto KeptAt = Kept.find(Field.Full);
+      if (KeptAt != Kept.end()) {
+        keepField(Field, KeptAt->second);
+        continue;
+      }
+      if (Remapped.count(Field.Full) || RemapAll) {
+        remapOne(Field);
+        continue;
+      }
+      if (State.Result.Map.isIdentity())
+        continue;
+      Diags.error(State.Anchor.Start,
+                  "per-layer field '" + Field.Full +
+                      "' is not covered by the recipe; add 'remap per_layer " + Field.Full +
+                      ";' to move it with the layers, or 'keep " + Field.Full +
+                      ";' to leave it unchanged",
+                  State.Anchor);
+    }
+  }
+
+  void keepField(const PerLayerField &Field, llvm::SMRange Where) {
+    State.Result.KeptFields.push_back(Field.Full);
+    if (Field.Value->is_array() && Field.Value->size() == State.SourceCount &&
+        Map.size() != State.SourceCount)
+      Diags.warning(Where.Start,
+                    "kept '" + Field.Full + "' has " + std::to_string(State.SourceCount) +
+                        " entries but the output has " + std::to_string(Map.size()) + " layers",
+                    Where);
+  }
+
+  void remapOne(PerLayerField &Field) {
+    auto New = remapField(Field.Spec, *Field.Value, Map, State.SourceCount);
+    if (!New) {
+      Diags.error(State.Anchor.Start,
+                  "cannot remap '" + Field.Full + "': it " + llvm::toString(New.takeError()),
+                  State.Anchor);
+      return;
+    }
+    if (!Field.Declared)
+      Diags.warning(State.Anchor.Start,
+                    "remapping unknown list '" + Field.Full + "' as one value per layer, because it has " +
+                        std::to_string(State.SourceCount) +
+                        " entries; declare it in a profile to make this explicit",
+                    State.Anchor);
+    recordEdit(Field.Relative, *Field.Value, *New,
+               "per-layer " + fieldKindName(Field.Spec.Kind).str() + " remapped");
+  }
+
+  // --- Schedules -------------------------------------------------------------
+
+  /// Evaluates \p Schedule for every output layer in the output config;
+  /// returns nullopt after reporting an evaluation error.
+  std::optional<std::vector<Json>> evaluateOutput(const ScheduleSpec &Schedule,
+                                                  const Json &Scalar, const Json &Decoder,
+                                                  uint32_t Count) {
+    std::vector<Json> Values;
+    EvalContext Context{0, Count, &Decoder, {{Schedule.Scalar, Scalar}}};
+    for (uint32_t Layer = 0; Layer < Count; ++Layer) {
+      Context.LayerIndex = Layer;
+      auto Value = evaluate(*Schedule.Generator, Context);
+      if (!Value) {
+        reportEvaluationError(Schedule, Value.takeError());
+        return std::nullopt;
+      }
+      Values.push_back(std::move(*Value));
+    }
+    return Values;
+  }
+
+  void reportEvaluationError(const ScheduleSpec &Schedule, llvm::Error Error) {
+    Diags.error(Schedule.Range.Start,
+                "cannot evaluate the schedule of '" + Schedule.Scalar + "': " +
+                    llvm::toString(std::move(Error)),
+                Schedule.Range);
+  }
+
+  /// The schedule the output must have: the source schedule moved through
+  /// the map, taken from the explicit list when the source has one.
+  std::optional<std::vector<Json>> mappedTruth(const ScheduleSpec &Schedule, const Json &Scalar,
+                                               llvm::ArrayRef<uint32_t> LayerMap) {
+    const FieldSpec *Target = P.findField(Schedule.Target);
+    const Json *Explicit = lookupPath(*State.SourceDecoder, Schedule.Target);
+    std::vector<Json> Truth;
+    EvalContext Context{0, State.SourceCount, State.SourceDecoder, {{Schedule.Scalar, Scalar}}};
+    for (uint32_t Source : LayerMap) {
+      if (Target && Explicit && !Explicit->is_null()) {
+        Truth.push_back(perLayerValue(*Target, *Explicit, Source));
+        continue;
+      }
+      Context.LayerIndex = Source;
+      auto Value = evaluate(*Schedule.Generator, Context);
+      if (!Value) {
+        reportEvaluationError(Schedule, Value.takeError());
+        return std::nullopt;
+      }
+      Truth.push_back(std::move(*Value));
+    }
+    return Truth;
+  }
+
+  static std::optional<uint32_t> firstMismatch(const std::vector<Json> &A,
+                                               const std::vector<Json> &B) {
+    for (uint32_t Index = 0; Index < A.size(); ++Index)
+      if (A[Index] != B[Index])
+        return Index;
+    return std::nullopt;
+  }
+
+  void applySchedule(const ScheduleSpec &Schedule) {
+    const Json *Present = lookupPath(*State.SourceDecoder, Schedule.Scalar);
+    bool HasScalar = Present && !Present->is_null();
+    if (!HasScalar && !Schedule.Default)
+      return;
+    if (Kept.count(Stack.fullPath(Schedule.Target)))
+      return;
+    Json Scalar = HasScalar ? *Present : *Schedule.Default;
+
+    auto Truth = mappedTruth(Schedule, Scalar, Map);
+    auto Generated = Truth ? evaluateOutput(Schedule, Scalar, outputDecoder(), Map.size())
+                           : std::nullopt;
+    if (!Generated)
+      return;
+    std::optional<uint32_t> Mismatch = firstMismatch(*Generated, *Truth);
+    if (!Mismatch)
+      return;
+    if (HasScalar && Schedule.Kind == ScheduleKind::Threshold && recomputeThreshold(Schedule, *Truth))
+      return;
+    writeExplicitList(Schedule, Scalar, HasScalar, *Truth, *Mismatch, (*Generated)[*Mismatch]);
+  }
+
+  bool recomputeThreshold(const ScheduleSpec &Schedule, const std::vector<Json> &Truth) {
+    for (uint32_t Candidate = 0; Candidate <= Map.size(); ++Candidate) {
+      auto Generated = evaluateOutput(Schedule, Json(Candidate), outputDecoder(), Map.size());
+      if (!Generated)
+        return true;
+      if (firstMismatch(*Generated, Truth))
+        continue;
+      const Json &Old = *lookupPath(*State.SourceDecoder, Schedule.Scalar);
+      recordEdit(Schedule.Scalar, Old, Json(Candidate), "threshold recomputed for the new layers");
+      return true;
+    }
+    return false;
+  }
+
+  std::string scalarText(const ScheduleSpec &Schedule, const Json &Scalar, bool HasScalar) {
+    std::string Text = "'" + Stack.fullPath(Schedule.Scalar) + "' = " + Scalar.dump();
+    return HasScalar ? Text : Text + " (its default when absent)";
+  }
+
+  void writeExplicitList(const ScheduleSpec &Schedule, const Json &Scalar, bool HasScalar,
+                         const std::vector<Json> &Truth, uint32_t Mismatch, const Json &Wrong) {
+    const FieldSpec *Target = P.findField(Schedule.Target);
+    std::string Where = "output layer " + std::to_string(Mismatch) + " would be " + Wrong.dump() +
+                        " instead of " + Truth[Mismatch].dump();
+    if (!Target) {
+      Diags.error(State.Anchor.Start,
+                  scalarText(Schedule, Scalar, HasScalar) +
+                      " cannot express the new layer schedule (" + Where + "), and profile '" +
+                      P.Name + "' has no per-layer list to write instead" +
+                      suggestWindow(Schedule, Scalar),
+                  State.Anchor);
+      return;
+    }
+
+    std::string TargetPath = Stack.fullPath(Schedule.Target);
+    const Json *Explicit = lookupPath(outputDecoder(), Schedule.Target);
+    bool Materialize = !Explicit || Explicit->is_null();
+    if (Materialize)
+      recordEdit(Schedule.Target, Json(nullptr), fieldFromPerLayer(*Target, Truth),
+                 "written because '" + Schedule.Scalar + "' cannot express the new schedule",
+                 /*Added=*/true);
+    Diags.warning(State.Anchor.Start,
+                  scalarText(Schedule, Scalar, HasScalar) +
+                      " no longer generates the layer schedule (" + Where + "); the explicit '" +
+                      TargetPath + "' list is " + (Materialize ? "added" : "written") +
+                      ", but readers that use only '" + Schedule.Scalar +
+                      "' will build the wrong layers",
+                  State.Anchor);
+  }
+
+  /// Finds the nearest end of the single duplicate window under which the
+  /// scalar still generates the schedule, as a hint in an error.
+  std::string suggestWindow(const ScheduleSpec &Schedule, const Json &Scalar) {
+    std::vector<size_t> Duplicates;
+    for (size_t Index = 0; Index < State.Edits.size(); ++Index)
+      if (State.Edits[Index].Action == LayerEdit::Kind::Duplicate)
+        Duplicates.push_back(Index);
+    if (Duplicates.size() != 1)
+      return "";
+    LayerEdit Original = State.Edits[Duplicates.front()];
+    for (uint32_t Delta = 1; Delta <= State.SourceCount; ++Delta)
+      for (int Sign : {-1, 1}) {
+        int64_t End = static_cast<int64_t>(Original.End) + Sign * static_cast<int64_t>(Delta);
+        if (End <= Original.Begin || End > State.SourceCount)
+          continue;
+        if (windowWorks(Schedule, Scalar, Duplicates.front(), static_cast<uint32_t>(End)))
+          return "; a window that works: blocks[" + std::to_string(Original.Begin) + ":" +
+                 std::to_string(End) + "]";
+      }
+    return "";
+  }
+
+  bool windowWorks(const ScheduleSpec &Schedule, const Json &Scalar, size_t EditIndex,
+                   uint32_t End) {
+    std::vector<LayerEdit> Edits = State.Edits;
+    Edits[EditIndex].End = End;
+    for (const LayerEdit &Edit : Edits)
+      if (Edit.Action == LayerEdit::Kind::Drop && Edit.Begin < End &&
+          Edits[EditIndex].Begin < Edit.End)
+        return false;
+    std::vector<uint32_t> Candidate = LayerMap::build(State.SourceCount, Edits).sources();
+
+    // Rebuild the fields the formula may read for this candidate map.
+    Json Decoder = *State.SourceDecoder;
+    for (const PerLayerField &Field : Fields)
+      if (auto New = remapField(Field.Spec, *Field.Value, Candidate, State.SourceCount))
+        setPath(Decoder, Field.Relative, *New);
+      else
+        llvm::consumeError(New.takeError());
+
+    auto Truth = mappedTruth(Schedule, Scalar, Candidate);
+    auto Generated = evaluateOutput(Schedule, Scalar, Decoder, Candidate.size());
+    return Truth && Generated && !firstMismatch(*Generated, *Truth);
+  }
+
+  // --- Tensor families -------------------------------------------------------
+
+  /// The type of every output layer as consumers will read it from the
+  /// output config: the explicit list, or the schedule that generates it.
+  std::optional<std::vector<Json>> outputLayerTypes(const std::string &Field) {
+    const FieldSpec *Spec = P.findField(Field);
+    const Json *Explicit = lookupPath(outputDecoder(), Field);
+    if (Explicit && !Explicit->is_null()) {
+      FieldSpec Values;
+      const FieldSpec &Use = Spec ? *Spec : Values;
+      std::vector<Json> Types;
+      for (uint32_t Out = 0; Out < Map.size(); ++Out)
+        Types.push_back(perLayerValue(Use, *Explicit, Out));
+      return Types;
+    }
+    const ScheduleSpec *Schedule = P.findScheduleFor(Field);
+    if (!Schedule)
+      return std::nullopt;
+    const Json *Scalar = lookupPath(outputDecoder(), Schedule->Scalar);
+    Json Value = Scalar && !Scalar->is_null() ? *Scalar : Schedule->Default.value_or(nullptr);
+    if (Value.is_null())
+      return std::nullopt;
+    return evaluateOutput(*Schedule, Value, outputDecoder(), Map.size());
+  }
+
+  const std::map<uint32_t, std::set<std::string>> &suffixesBySourceLayer() {
+    if (!Suffixes.empty())
+      return Suffixes;
+    std::string Prefix = Stack.Prefix + ".";
+    for (const std::string &Name : State.Model->TensorNames) {
+      llvm::StringRef Rest(Name);
+      if (!Rest.consume_front(Prefix))
+        continue;
+      auto [Number, Suffix] = Rest.split('.');
+      uint32_t Layer = 0;
+      if (!Number.getAsInteger(10, Layer))
+        Suffixes[Layer].insert(Suffix.str());
+    }
+    return Suffixes;
+  }
+
+  static bool hasPrefix(const std::set<std::string> &Names, llvm::StringRef Prefix) {
+    return llvm::any_of(Names, [&](const std::string &N) { return llvm::StringRef(N).startswith(Prefix); });
+  }
+
+  void checkTensorFamily(const TensorFamilySpec &Family) {
+    auto Types = outputLayerTypes(Family.Field);
+    if (!Types)
+      return;
+    const auto &BySource = suffixesBySourceLayer();
+    std::vector<std::string> Problems;
+    for (uint32_t Out = 0; Out < Map.size(); ++Out) {
+      if ((*Types)[Out] != Family.Value)
+        continue;
+      auto Found = BySource.find(Map[Out]);
+      static const std::set<std::string> Empty;
+      const std::set<std::string> &Names = Found == BySource.end() ? Empty : Found->second;
+      for (const std::string &Required : Family.Require)
+        if (!hasPrefix(Names, Required))
+          Problems.push_back(describeFamilyProblem(Family, Out, "has no '" + Required + "*' tensors"));
+      for (const std::string &Forbidden : Family.Forbid)
+        if (hasPrefix(Names, Forbidden))
+          Problems.push_back(describeFamilyProblem(Family, Out, "carries '" + Forbidden + "*' tensors"));
+    }
+    reportFamilyProblems(Problems);
+  }
+
+  std::string describeFamilyProblem(const TensorFamilySpec &Family, uint32_t Out,
+                                    const std::string &What) {
+    return "output layer " + std::to_string(Out) + " has type " + Family.Value.dump() + " in '" +
+           Stack.fullPath(Family.Field) + "' but " + What + " (copied from source layer " +
+           std::to_string(Map[Out]) + ")";
+  }
+
+  void reportFamilyProblems(const std::vector<std::string> &Problems) {
+    const size_t Shown = 3;
+    for (size_t Index = 0; Index < Problems.size() && Index < Shown; ++Index)
+      Diags.error(State.Anchor.Start,
+                  Problems[Index] + "; the loaded model would run this layer on the wrong path",
+                  State.Anchor);
+    if (Problems.size() > Shown)
+      Diags.error(State.Anchor.Start,
+                  std::to_string(Problems.size() - Shown) + " more layers have the same problem",
+                  State.Anchor);
+  }
+
+  AnalysisState &State;
+  DiagnosticEngine &Diags;
+  const Profile &P;
+  DecoderStack &Stack;
+  std::vector<uint32_t> Map;
+  Json &Output;
+  std::vector<PerLayerField> Fields;
+  bool RemapAll = false;
+  std::map<std::string, llvm::SMRange> Remapped;
+  std::map<std::string, llvm::SMRange> Kept;
+  std::map<uint32_t, std::set<std::string>> Suffixes;
+};
+
+} // namespace
+
+void analyzeConfig(AnalysisState &State) { ConfigAnalysis(State).run(); }
+
+} // namespace rysc

@@ -1,0 +1,50 @@
+// The transform rule of each per-layer field kind under the layer map. Pure
+// functions of the old value and the map, so they are unit-tested alone.
+#ifndef RYSC_COMPILER_FIELDRULES_H
+#define RYSC_COMPILER_FIELDRULES_H
+
+#include "compiler/Expr.h"
+#include "compiler/Profile.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+
+namespace rysc {
+
+/// Applies the rule of \p Spec to \p Old under map \p Map (m[o] per output
+/// layer) of a model with \p SourceCount layers. Errors describe what in the
+/// value breaks the rule (wrong length, index out of range, bad key).
+llvm::Expected<Json> remapField(const FieldSpec &Spec, const Json &Old,
+                                llvm::ArrayRef<uint32_t> Map, uint32_t SourceCount);
+
+/// R-list: new[o] = old[m[o]] for a list with exactly one entry per layer,
+/// or with extra entries handled as \p Spec says.
+llvm::Expected<Json> remapValues(const FieldSpec &Spec, const Json &Old,
+                                 llvm::ArrayRef<uint32_t> Map, uint32_t SourceCount);
+
+/// R-list on the characters of a string pattern.
+llvm::Expected<Json> remapPattern(const Json &Old, llvm::ArrayRef<uint32_t> Map,
+                                  uint32_t SourceCount);
+
+/// R-idx: new = sorted{o : m[o] in old}, in the list's own base (0 or 1).
+llvm::Expected<Json> remapIndices(const FieldSpec &Spec, const Json &Old,
+                                  llvm::ArrayRef<uint32_t> Map, uint32_t SourceCount);
+
+/// R-dict: keys are layer indices; each output layer whose source has an
+/// entry gets a deep copy, keyed by zero-padded decimal strings.
+llvm::Expected<Json> remapDict(const Json &Old, llvm::ArrayRef<uint32_t> Map,
+                               uint32_t SourceCount);
+
+/// Returns the layer-indexed view of \p Value for layer \p Layer: the list
+/// entry, the pattern character, or membership for an index list.
+Json perLayerValue(const FieldSpec &Spec, const Json &Value, uint32_t Layer);
+
+/// Builds a field value of \p Spec's kind from one value per layer; for
+/// index lists, layers whose value is true are listed.
+Json fieldFromPerLayer(const FieldSpec &Spec, llvm::ArrayRef<Json> PerLayer);
+
+} // namespace rysc
+
+#endif // RYSC_COMPILER_FIELDRULES_H

@@ -1,0 +1,202 @@
+// The recipe parser: runs the ANTLR-generated parser, turns its errors into
+// clang-style diagnostics and lowers the parse tree into the typed AST.
+#include "compiler/Parser.h"
+#include "compiler/ParseTree.h"
+
+#include "RysLexer.h"
+#include "RysParser.h"
+#include "antlr4-runtime.h"
+
+#include "llvm/Support/MemoryBuffer.h"
+
+using rysgrammar::RysLexer;
+using rysgrammar::RysParser;
+
+namespace rysc {
+
+llvm::ArrayRef<std::string> statementKeywords() {
+  static const std::vector<std::string> Words = {"duplicate", "drop", "remap", "keep",
+                                                 "expect", "use", "profile", "rys"};
+  return Words;
+}
+
+llvm::ArrayRef<std::string> profileItemKeywords() {
+  static const std::vector<std::string> Words = {
+      "match", "decoder", "layer_count", "stack", "field", "schedule",
+      "extra_stack", "tensors", "not_per_layer"};
+  return Words;
+}
+
+namespace {
+
+/// Describes a token type for "expected ..." messages.
+std::string describeTokenType(const antlr4::dfa::Vocabulary &Vocabulary, size_t Type) {
+  switch (Type) {
+  case RysParser::INT:
+    return "an integer";
+  case RysParser::IDENT:
+    return "a name";
+  case RysParser::STRING:
+    return "a string";
+  case antlr4::Token::EOF:
+    return "end of file";
+  default:
+    return Vocabulary.getLiteralName(Type);
+  }
+}
+
+/// Renders an expected-token set, e.g. "'after' or 'before'".
+std::string describeExpected(const antlr4::dfa::Vocabulary &Vocabulary,
+                             const antlr4::misc::IntervalSet &Expected) {
+  if (Expected.contains(static_cast<size_t>(RysParser::DUPLICATE)) && Expected.contains(static_cast<size_t>(RysParser::DROP)))
+    return "a statement";
+  if (Expected.contains(static_cast<size_t>(RysParser::MATCH)) && Expected.contains(static_cast<size_t>(RysParser::FIELD)))
+    return "a profile item or '}'";
+  if (Expected.contains(static_cast<size_t>(RysParser::IDENT)) && Expected.contains(static_cast<size_t>(RysParser::RYS)))
+    return "a name";
+  if (Expected.contains(static_cast<size_t>(RysParser::INT)) && Expected.contains(static_cast<size_t>(RysParser::LPAREN)))
+    return "an expression";
+
+  std::vector<std::string> Names;
+  for (ssize_t Type : Expected.toList())
+    Names.push_back(describeTokenType(Vocabulary, static_cast<size_t>(Type)));
+  if (Names.empty())
+    return "something else";
+  std::string Text = Names.front();
+  for (size_t Index = 1; Index < Names.size(); ++Index)
+    Text += (Index + 1 == Names.size() ? " or " : ", ") + Names[Index];
+  return Text;
+}
+
+/// Turns ANTLR's error callbacks into rysc diagnostics with exact positions
+/// and suggestions, while keeping ANTLR's single-token recovery.
+class RecipeErrorStrategy : public antlr4::DefaultErrorStrategy {
+public:
+  RecipeErrorStrategy(DiagnosticEngine &Diags, const SourcePositions &Positions)
+      : Diags(Diags), Positions(Positions) {}
+
+protected:
+  void reportNoViableAlternative(antlr4::Parser *Parser,
+                                 const antlr4::NoViableAltException &E) override {
+    reportUnexpected(Parser, E.getOffendingToken(), E.getExpectedTokens());
+  }
+
+  void reportInputMismatch(antlr4::Parser *Parser,
+                           const antlr4::InputMismatchException &E) override {
+    reportUnexpected(Parser, E.getOffendingToken(), E.getExpectedTokens());
+  }
+
+  void reportFailedPredicate(antlr4::Parser *Parser,
+                             const antlr4::FailedPredicateException &E) override {
+    reportUnexpected(Parser, E.getOffendingToken(), E.getExpectedTokens());
+  }
+
+  void reportUnwantedToken(antlr4::Parser *Parser) override {
+    if (inErrorRecoveryMode(Parser))
+      return;
+    beginErrorCondition(Parser);
+    reportUnexpected(Parser, Parser->getCurrentToken(), getExpectedTokens(Parser), /*Begin=*/false);
+  }
+
+  void reportMissingToken(antlr4::Parser *Parser) override {
+    if (inErrorRecoveryMode(Parser))
+      return;
+    beginErrorCondition(Parser);
+    antlr4::misc::IntervalSet Expected = getExpectedTokens(Parser);
+    std::string What = describeExpected(Parser->getVocabulary(), Expected);
+
+    // Point just past the previous token, where the missing one belongs.
+    antlr4::Token *Current = Parser->getCurrentToken();
+    antlr4::Token *Previous = previousVisibleToken(Parser, Current);
+    llvm::SMLoc Loc = Previous ? Positions.end(Previous) : Positions.start(Current);
+    Diags.error(Loc, "expected " + What);
+  }
+
+private:
+  static antlr4::Token *previousVisibleToken(antlr4::Parser *Parser, antlr4::Token *Current) {
+    auto *Stream = dynamic_cast<antlr4::BufferedTokenStream *>(Parser->getTokenStream());
+    if (!Stream)
+      return nullptr;
+    for (ssize_t Index = static_cast<ssize_t>(Current->getTokenIndex()) - 1; Index >= 0; --Index) {
+      antlr4::Token *Token = Stream->get(static_cast<size_t>(Index));
+      if (Token->getChannel() == antlr4::Token::DEFAULT_CHANNEL)
+        return Token;
+    }
+    return nullptr;
+  }
+
+  void reportUnexpected(antlr4::Parser *Parser, antlr4::Token *Offending,
+                        const antlr4::misc::IntervalSet &Expected, bool Begin = true) {
+    if (Begin) {
+      if (inErrorRecoveryMode(Parser))
+        return;
+      beginErrorCondition(Parser);
+    }
+    const auto &Vocabulary = Parser->getVocabulary();
+    std::string What = describeExpected(Vocabulary, Expected);
+
+    if (Offending->getType() == antlr4::Token::EOF) {
+      Diags.error(Positions.start(Offending), "expected " + What + " before end of file");
+      return;
+    }
+    if (Offending->getType() == RysParser::BAD_CHAR) {
+      Diags.error(Positions.start(Offending), "unexpected character '" + Offending->getText() + "'",
+                  Positions.range(Offending));
+      return;
+    }
+    std::string Message = "expected " + What + ", found '" + Offending->getText() + "'";
+    Message += suggestKeyword(Vocabulary, Offending, Expected);
+    Diags.error(Positions.start(Offending), Message, Positions.range(Offending));
+  }
+
+  /// Suggests the expected keyword closest to a misspelled word.
+  static std::string suggestKeyword(const antlr4::dfa::Vocabulary &Vocabulary,
+                                    antlr4::Token *Offending,
+                                    const antlr4::misc::IntervalSet &Expected) {
+    if (Offending->getType() != RysParser::IDENT)
+      return "";
+    std::vector<std::string> Keywords;
+    for (ssize_t Type : Expected.toList()) {
+      std::string Literal = Vocabulary.getLiteralName(static_cast<size_t>(Type));
+      if (Literal.size() > 2 && std::isalpha(static_cast<unsigned char>(Literal[1])))
+        Keywords.push_back(Literal.substr(1, Literal.size() - 2));
+    }
+    return didYouMean(Offending->getText(), Keywords);
+  }
+
+  DiagnosticEngine &Diags;
+  const SourcePositions &Positions;
+};
+
+/// Lexer errors cannot happen (BAD_CHAR catches everything), and parser
+/// errors go through RecipeErrorStrategy; this listener keeps ANTLR from
+/// printing to the console.
+class SilentListener : public antlr4::BaseErrorListener {};
+
+} // namespace
+
+ast::Recipe parseRecipe(DiagnosticEngine &Diags, unsigned BufferId) {
+  llvm::StringRef Text = Diags.sourceMgr().getMemoryBuffer(BufferId)->getBuffer();
+  SourcePositions Positions(Text);
+
+  antlr4::ANTLRInputStream Input(Text.str());
+  RysLexer Lexer(&Input);
+  Lexer.removeErrorListeners();
+  antlr4::CommonTokenStream Tokens(&Lexer);
+  RysParser Parser(&Tokens);
+  Parser.removeErrorListeners();
+  SilentListener Silent;
+  Parser.addErrorListener(&Silent);
+  Parser.setErrorHandler(std::make_shared<RecipeErrorStrategy>(Diags, Positions));
+
+  RysParser::RecipeContext *Tree = Parser.recipe();
+  ast::Recipe Recipe = lowerParseTree(Tree, Positions, Diags);
+  Recipe.BufferId = BufferId;
+  return Recipe;
+}
+
+ast::Recipe parseRecipeText(DiagnosticEngine &Diags, llvm::StringRef Text, llvm::StringRef Name) {
+  return parseRecipe(Diags, Diags.addBuffer(Text, Name));
+}
+
+} // namespace rysc

@@ -1,0 +1,326 @@
+// Checking profile declarations into Profile data, and the profile registry.
+#include "compiler/Profile.h"
+#include "compiler/Parser.h"
+#include "compiler/Stdlib.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+namespace rysc {
+
+llvm::StringRef fieldKindName(FieldKind Kind) {
+  switch (Kind) {
+  case FieldKind::Values:
+    return "values";
+  case FieldKind::Pattern:
+    return "pattern";
+  case FieldKind::Indices:
+    return "indices";
+  case FieldKind::Dict:
+    return "dict";
+  }
+  return "values";
+}
+
+const FieldSpec *Profile::findField(llvm::StringRef Path) const {
+  for (const FieldSpec &Field : Fields)
+    if (Field.Path == Path)
+      return &Field;
+  return nullptr;
+}
+
+const ScheduleSpec *Profile::findScheduleFor(llvm::StringRef Target) const {
+  for (const ScheduleSpec &Schedule : Schedules)
+    if (Schedule.Target == Target)
+      return &Schedule;
+  return nullptr;
+}
+
+const ScheduleSpec *Profile::findSchedule(llvm::StringRef Scalar) const {
+  for (const ScheduleSpec &Schedule : Schedules)
+    if (Schedule.Scalar == Scalar)
+      return &Schedule;
+  return nullptr;
+}
+
+namespace {
+
+/// Replaces the entry of \p Items whose key equals \p Key, or appends.
+template <typename T, typename KeyFn>
+void upsert(std::vector<T> &Items, T Item, KeyFn Key) {
+  for (T &Existing : Items)
+    if (Key(Existing) == Key(Item)) {
+      Existing = std::move(Item);
+      return;
+    }
+  Items.push_back(std::move(Item));
+}
+
+std::optional<FieldKind> parseFieldKind(llvm::StringRef Name) {
+  if (Name == "values")
+    return FieldKind::Values;
+  if (Name == "pattern")
+    return FieldKind::Pattern;
+  if (Name == "indices")
+    return FieldKind::Indices;
+  if (Name == "dict")
+    return FieldKind::Dict;
+  return std::nullopt;
+}
+
+nlohmann::ordered_json literalValue(const ast::Expr &Expr) {
+  switch (Expr.Kind) {
+  case ast::ExprKind::Int:
+    return Expr.IntValue;
+  case ast::ExprKind::String:
+    return Expr.Text;
+  case ast::ExprKind::Bool:
+    return Expr.BoolValue;
+  default:
+    return nullptr;
+  }
+}
+
+/// Checks one declaration's items and applies them over \p Result, which
+/// holds the base profile's items when the declaration extends one.
+class ProfileBuilder {
+public:
+  ProfileBuilder(DiagnosticEngine &Diags, Profile &Result) : Diags(Diags), Result(Result) {}
+
+  void apply(const ast::ProfileDecl &Decl) {
+    if (!Decl.ModelTypes.empty())
+      Result.ModelTypes = Decl.ModelTypes;
+    if (Decl.HasDecoder) {
+      Result.DecoderPaths.clear();
+      for (const ast::FieldPath &Path : Decl.DecoderPaths)
+        Result.DecoderPaths.push_back(Path.str());
+    }
+    if (!Decl.LayerCount.empty()) {
+      Result.LayerCountFields.clear();
+      for (const ast::FieldPath &Path : Decl.LayerCount)
+        Result.LayerCountFields.push_back(Path.str());
+    }
+    if (!Decl.StackPrefixes.empty())
+      Result.StackPrefixes = Decl.StackPrefixes;
+    for (const ast::FieldDecl &Field : Decl.Fields)
+      applyField(Field);
+    for (const ast::ScheduleDecl &Schedule : Decl.Schedules)
+      applySchedule(Schedule);
+    for (const ast::ExtraStackDecl &Stack : Decl.ExtraStacks)
+      applyExtraStack(Stack);
+    for (const ast::TensorFamilyDecl &Family : Decl.TensorFamilies)
+      applyTensorFamily(Family);
+    for (const ast::FieldPath &Path : Decl.NotPerLayer)
+      Result.NotPerLayer.push_back(Path.str());
+  }
+
+private:
+  void applyField(const ast::FieldDecl &Decl) {
+    std::optional<FieldKind> Kind = parseFieldKind(Decl.Kind);
+    if (!Kind) {
+      Diags.error(Decl.KindRange.Start,
+                  "unknown field kind '" + Decl.Kind + "'; expected values, pattern, indices or dict" +
+                      didYouMean(Decl.Kind, {"values", "pattern", "indices", "dict"}),
+                  Decl.KindRange);
+      return;
+    }
+    FieldSpec Spec;
+    Spec.Path = Decl.Path.str();
+    Spec.Kind = *Kind;
+    Spec.Range = Decl.Path.Range;
+    for (size_t Index = 0; Index < Decl.Options.size(); ++Index)
+      applyFieldOption(Spec, Decl.Options[Index], Decl.OptionRanges[Index]);
+    upsert(Result.Fields, std::move(Spec), [](const FieldSpec &F) { return F.Path; });
+  }
+
+  void applyFieldOption(FieldSpec &Spec, const std::string &Option, llvm::SMRange Range) {
+    static const std::vector<std::string> Known = {"one_based", "tail", "truncate"};
+    if (Option == "one_based" && Spec.Kind == FieldKind::Indices)
+      Spec.OneBased = true;
+    else if (Option == "tail" && Spec.Kind != FieldKind::Indices)
+      Spec.Tail = true;
+    else if (Option == "truncate" && Spec.Kind != FieldKind::Indices)
+      Spec.Truncate = true;
+    else
+      Diags.error(Range.Start,
+                  "option '" + Option + "' does not apply to a field of kind '" +
+                      fieldKindName(Spec.Kind) + "'" + didYouMean(Option, Known),
+                  Range);
+  }
+
+  void applySchedule(const ast::ScheduleDecl &Decl) {
+    ScheduleSpec Spec;
+    if (Decl.Kind == "period") {
+      Spec.Kind = ScheduleKind::Period;
+    } else if (Decl.Kind == "threshold") {
+      Spec.Kind = ScheduleKind::Threshold;
+    } else {
+      Diags.error(Decl.KindRange.Start,
+                  "unknown schedule kind '" + Decl.Kind + "'; expected period or threshold" +
+                      didYouMean(Decl.Kind, {"period", "threshold"}),
+                  Decl.KindRange);
+      return;
+    }
+    Spec.Scalar = Decl.Scalar.str();
+    if (Decl.Default && *Decl.Default)
+      Spec.Default = literalValue(**Decl.Default);
+    Spec.Target = Decl.Target.str();
+    Spec.Generator = Decl.Generator.get();
+    Spec.Range = Decl.Scalar.Range;
+    upsert(Result.Schedules, std::move(Spec), [](const ScheduleSpec &S) { return S.Scalar; });
+  }
+
+  void applyExtraStack(const ast::ExtraStackDecl &Decl) {
+    ExtraStackSpec Spec;
+    Spec.Name = Decl.Name;
+    if (Decl.Placement == "inline") {
+      Spec.Inline = true;
+    } else if (Decl.Placement != "separate") {
+      Diags.error(Decl.PlacementRange.Start,
+                  "unknown extra-stack placement '" + Decl.Placement +
+                      "'; expected inline or separate" +
+                      didYouMean(Decl.Placement, {"inline", "separate"}),
+                  Decl.PlacementRange);
+      return;
+    }
+    Spec.Prefix = Decl.Prefix;
+    if (Decl.CountField)
+      Spec.CountField = Decl.CountField->str();
+    if (Spec.Inline && Spec.CountField.empty())
+      Diags.error(Decl.Range.Start, "an inline extra stack needs 'count FIELD'", Decl.Range);
+    if (!Spec.Inline && Spec.Prefix.empty())
+      Diags.error(Decl.Range.Start, "a separate extra stack needs 'prefix \"...\"'", Decl.Range);
+    upsert(Result.ExtraStacks, std::move(Spec), [](const ExtraStackSpec &S) { return S.Name; });
+  }
+
+  void applyTensorFamily(const ast::TensorFamilyDecl &Decl) {
+    TensorFamilySpec Spec;
+    Spec.Field = Decl.Field.str();
+    Spec.Value = literalValue(*Decl.Value);
+    Spec.Require = Decl.Require;
+    Spec.Forbid = Decl.Forbid;
+    Spec.Range = Decl.Range;
+    upsert(Result.TensorFamilies, std::move(Spec),
+           [](const TensorFamilySpec &S) { return S.Field + "=" + S.Value.dump(); });
+  }
+
+  DiagnosticEngine &Diags;
+  Profile &Result;
+};
+
+} // namespace
+
+void ProfileRegistry::loadStdlib(DiagnosticEngine &Diags) {
+  std::vector<std::pair<const ast::ProfileDecl *, std::string>> Decls;
+  for (const StdlibFile &File : stdlibFiles()) {
+    std::string Name = ("<stdlib>/" + File.Name).str();
+    auto Recipe = std::make_unique<ast::Recipe>(parseRecipeText(Diags, File.Text, Name));
+    for (const ast::ProfileDecl &Decl : Recipe->Profiles) {
+      Decls.push_back({&Decl, Name});
+      StdlibTexts[Decl.Name] = File.Text.str();
+    }
+    Owned.push_back(std::move(Recipe));
+  }
+  addInDependencyOrder(Diags, Decls, /*FromStdlib=*/true);
+}
+
+void ProfileRegistry::addRecipeProfiles(DiagnosticEngine &Diags, const ast::Recipe &Recipe) {
+  llvm::StringRef Name = Diags.sourceMgr().getMemoryBuffer(Recipe.BufferId)->getBufferIdentifier();
+  std::vector<std::pair<const ast::ProfileDecl *, std::string>> Decls;
+  for (const ast::ProfileDecl &Decl : Recipe.Profiles)
+    Decls.push_back({&Decl, Name.str()});
+  addInDependencyOrder(Diags, Decls, /*FromStdlib=*/false);
+}
+
+void ProfileRegistry::addInDependencyOrder(
+    DiagnosticEngine &Diags, std::vector<std::pair<const ast::ProfileDecl *, std::string>> Decls,
+    bool FromStdlib) {
+  // A profile may extend one declared later in the same set, so add those
+  // whose base is known until no more can be added; the rest report the
+  // unknown base.
+  bool Progress = true;
+  while (Progress && !Decls.empty()) {
+    Progress = false;
+    for (size_t Index = 0; Index < Decls.size();) {
+      const ast::ProfileDecl &Decl = *Decls[Index].first;
+      if (Decl.Base && !find(*Decl.Base)) {
+        ++Index;
+        continue;
+      }
+      addDecl(Diags, Decl, FromStdlib, Decls[Index].second);
+      Decls.erase(Decls.begin() + Index);
+      Progress = true;
+    }
+  }
+  for (const auto &[Decl, SourceName] : Decls)
+    addDecl(Diags, *Decl, FromStdlib, SourceName);
+}
+
+void ProfileRegistry::addDecl(DiagnosticEngine &Diags, const ast::ProfileDecl &Decl,
+                              bool FromStdlib, llvm::StringRef SourceName) {
+  if (const Profile *Existing = find(Decl.Name)) {
+    Diags.error(Decl.NameRange.Start,
+                "profile '" + Decl.Name + "' is already defined" +
+                    (Existing->FromStdlib ? " in the stdlib" : "") +
+                    "; declare 'profile my_" + Decl.Name + " extends " + Decl.Name +
+                    " { ... }' to change it",
+                Decl.NameRange);
+    return;
+  }
+
+  auto Result = std::make_unique<Profile>();
+  if (Decl.Base) {
+    const Profile *Base = find(*Decl.Base);
+    if (!Base) {
+      Diags.error(Decl.BaseRange.Start,
+                  "unknown base profile '" + *Decl.Base + "'" + didYouMean(*Decl.Base, names()),
+                  Decl.BaseRange);
+      return;
+    }
+    *Result = *Base;
+    // A derived profile matches only the model types it lists itself.
+    Result->ModelTypes.clear();
+    Result->Base = *Decl.Base;
+  }
+  Result->Name = Decl.Name;
+  Result->SourceName = SourceName.str();
+  Result->FromStdlib = FromStdlib;
+  ProfileBuilder(Diags, *Result).apply(Decl);
+  Profiles.push_back(std::move(Result));
+}
+
+const Profile *ProfileRegistry::find(llvm::StringRef Name) const {
+  for (const auto &P : Profiles)
+    if (P->Name == Name)
+      return P.get();
+  return nullptr;
+}
+
+const Profile *ProfileRegistry::matchModelType(llvm::StringRef ModelType) const {
+  for (bool Stdlib : {false, true})
+    for (const auto &P : Profiles)
+      if (P->FromStdlib == Stdlib && llvm::is_contained(P->ModelTypes, ModelType))
+        return P.get();
+  return nullptr;
+}
+
+std::vector<std::string> ProfileRegistry::names() const {
+  std::vector<std::string> Result;
+  for (const auto &P : Profiles)
+    Result.push_back(P->Name);
+  return Result;
+}
+
+std::vector<const Profile *> ProfileRegistry::stdlibProfiles() const {
+  std::vector<const Profile *> Result;
+  for (const auto &P : Profiles)
+    if (P->FromStdlib)
+      Result.push_back(P.get());
+  return Result;
+}
+
+llvm::StringRef ProfileRegistry::stdlibText(llvm::StringRef Name) const {
+  auto It = StdlibTexts.find(Name.str());
+  return It == StdlibTexts.end() ? llvm::StringRef() : llvm::StringRef(It->second);
+}
+
+} // namespace rysc

@@ -1,0 +1,131 @@
+// Architecture profiles: what a model family stores per layer and how. They
+// are written in the recipe language (stdlib/ and inline in recipes) and
+// checked here into plain data that the analysis reads. The analysis knows
+// the kinds of field; only profiles know the families.
+#ifndef RYSC_COMPILER_PROFILE_H
+#define RYSC_COMPILER_PROFILE_H
+
+#include "compiler/Ast.h"
+#include "compiler/Diagnostics.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/SMLoc.h"
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rysc {
+
+/// The kinds of per-layer config field, each with its own rule under the map.
+enum class FieldKind {
+  Values,  ///< One entry per layer: new[o] = old[m[o]].
+  Pattern, ///< A string with one character per layer, remapped like Values.
+  Indices, ///< A set of layer indices: new = sorted{o : m[o] in old}.
+  Dict,    ///< A dict keyed by layer index (per_layer_config), re-keyed.
+};
+
+llvm::StringRef fieldKindName(FieldKind Kind);
+
+struct FieldSpec {
+  std::string Path; ///< Relative to the decoder config, dotted.
+  FieldKind Kind = FieldKind::Values;
+  bool OneBased = false; ///< Indices count from 1 (Kimi-Linear).
+  bool Tail = false;     ///< Entries past the layer count (MTP) are carried unchanged.
+  bool Truncate = false; ///< Entries past the layer count are dropped.
+  llvm::SMRange Range;
+};
+
+enum class ScheduleKind {
+  Period,    ///< Kept when it still generates the schedule, never recomputed.
+  Threshold, ///< A prefix or tail length: recomputed when some value fits.
+};
+
+/// A scalar that generates a per-layer schedule through a formula.
+struct ScheduleSpec {
+  std::string Scalar; ///< Relative to the decoder config.
+  ScheduleKind Kind = ScheduleKind::Period;
+  std::optional<nlohmann::ordered_json> Default; ///< The consumer's default when absent.
+  std::string Target; ///< The per-layer field the formula produces.
+  const ast::Expr *Generator = nullptr;
+  llvm::SMRange Range;
+};
+
+/// Numbered layers beside the trunk, such as multi-token-prediction layers.
+struct ExtraStackSpec {
+  std::string Name;
+  /// Inline stacks continue the trunk numbering (DeepSeek-V3's
+  /// model.layers.61); separate stacks have their own prefix and are copied
+  /// unchanged.
+  bool Inline = false;
+  std::string Prefix;     ///< Separate stacks: the tensor-name prefix.
+  std::string CountField; ///< Relative to the decoder config.
+};
+
+/// The tensors that a layer of one type must and must not carry.
+struct TensorFamilySpec {
+  std::string Field; ///< The per-layer field holding the layer type.
+  nlohmann::ordered_json Value;
+  std::vector<std::string> Require; ///< Suffix prefixes, e.g. "self_attn.".
+  std::vector<std::string> Forbid;
+  llvm::SMRange Range;
+};
+
+struct Profile {
+  std::string Name;
+  std::string Base;
+  std::vector<std::string> ModelTypes;
+  std::vector<std::string> DecoderPaths; ///< "" is the config root.
+  std::vector<std::string> LayerCountFields;
+  std::vector<std::string> StackPrefixes;
+  std::vector<FieldSpec> Fields;
+  std::vector<ScheduleSpec> Schedules;
+  std::vector<ExtraStackSpec> ExtraStacks;
+  std::vector<TensorFamilySpec> TensorFamilies;
+  std::vector<std::string> NotPerLayer;
+  std::string SourceName; ///< File the profile was declared in.
+  bool FromStdlib = false;
+
+  const FieldSpec *findField(llvm::StringRef Path) const;
+  const ScheduleSpec *findScheduleFor(llvm::StringRef Target) const;
+  const ScheduleSpec *findSchedule(llvm::StringRef Scalar) const;
+};
+
+/// Every known profile: the embedded stdlib plus those a recipe declares.
+class ProfileRegistry {
+public:
+  /// Parses every stdlib file into \p Diags. Errors there are rysc bugs but
+  /// are still reported like any other.
+  void loadStdlib(DiagnosticEngine &Diags);
+
+  /// Adds the profiles declared in a recipe. They take precedence over the
+  /// stdlib when matching a model_type. \p Recipe must outlive the registry,
+  /// because profiles point into its expressions.
+  void addRecipeProfiles(DiagnosticEngine &Diags, const ast::Recipe &Recipe);
+
+  const Profile *find(llvm::StringRef Name) const;
+  /// Returns the first profile listing \p ModelType, recipe profiles first.
+  const Profile *matchModelType(llvm::StringRef ModelType) const;
+  std::vector<std::string> names() const;
+  std::vector<const Profile *> stdlibProfiles() const;
+  /// Returns the stdlib text of the file that declares profile \p Name.
+  llvm::StringRef stdlibText(llvm::StringRef Name) const;
+
+private:
+  void addInDependencyOrder(DiagnosticEngine &Diags,
+                            std::vector<std::pair<const ast::ProfileDecl *, std::string>> Decls,
+                            bool FromStdlib);
+  void addDecl(DiagnosticEngine &Diags, const ast::ProfileDecl &Decl, bool FromStdlib,
+               llvm::StringRef SourceName);
+
+  std::vector<std::unique_ptr<ast::Recipe>> Owned; ///< Keeps expressions alive.
+  std::vector<std::unique_ptr<Profile>> Profiles;
+  std::map<std::string, std::string> StdlibTexts;
+};
+
+} // namespace rysc
+
+#endif // RYSC_COMPILER_PROFILE_H

@@ -1,0 +1,196 @@
+// The option table and parser of the rysc command line.
+#include "Options.h"
+
+#include "compiler/Diagnostics.h"
+#include "compiler/Error.h"
+
+#include "llvm/Support/Format.h"
+
+namespace rysc::driver {
+
+namespace {
+
+struct CommandSpec {
+  const char *Name;
+  const char *Arguments;
+  const char *Help;
+};
+
+const CommandSpec Commands[] = {
+    {"plan", "RECIPE [MODEL]", "show what apply would do; reads only config and headers"},
+    {"apply", "RECIPE MODEL OUT", "write the output checkpoint to the new folder OUT"},
+    {"profiles", "[NAME]", "list the architecture profiles, or print one"},
+};
+
+enum class OptionId { Layers, Format, MaxShardSize, Jobs, Force, Strict, Verbose, Help, Version };
+
+struct OptionSpec {
+  OptionId Id;
+  const char *Name;
+  const char *Value; ///< Placeholder for the value, or nullptr for a flag.
+  const char *Help;
+};
+
+const OptionSpec OptionTable[] = {
+    {OptionId::Layers, "--layers", "N", "source layer count, for plan without a model"},
+    {OptionId::Format, "--format", "text|json", "plan output format (default: text)"},
+    {OptionId::MaxShardSize, "--max-shard-size", "SIZE",
+     "tensor bytes per output shard, e.g. 5GB or 4GiB (default: the source's largest shard)"},
+    {OptionId::Jobs, "--jobs", "N", "output files written in parallel (default: the core count)"},
+    {OptionId::Force, "--force", nullptr, "replace OUT if it exists and is not empty"},
+    {OptionId::Strict, "--strict", nullptr, "treat every warning as an error"},
+    {OptionId::Verbose, "--verbose", nullptr, "print every copy apply performs"},
+    {OptionId::Help, "--help", nullptr, "print this help"},
+    {OptionId::Version, "--version", nullptr, "print the rysc version"},
+};
+
+std::vector<std::string> optionNames() {
+  std::vector<std::string> Names;
+  for (const OptionSpec &Spec : OptionTable)
+    Names.push_back(Spec.Name);
+  return Names;
+}
+
+std::vector<std::string> commandNames() {
+  std::vector<std::string> Names;
+  for (const CommandSpec &Spec : Commands)
+    Names.push_back(Spec.Name);
+  return Names;
+}
+
+llvm::Error usageError(const llvm::Twine &Message) { return plainError(Message); }
+
+llvm::Error applyOption(Options &Result, const OptionSpec &Spec, llvm::StringRef Value) {
+  switch (Spec.Id) {
+  case OptionId::Layers: {
+    uint32_t Layers = 0;
+    if (Value.getAsInteger(10, Layers) || Layers == 0)
+      return usageError("--layers needs a positive integer, found '" + Value + "'");
+    Result.Layers = Layers;
+    return llvm::Error::success();
+  }
+  case OptionId::Format:
+    if (Value != "text" && Value != "json")
+      return usageError("--format must be 'text' or 'json', found '" + Value + "'");
+    Result.Format = Value.str();
+    return llvm::Error::success();
+  case OptionId::MaxShardSize:
+    Result.MaxShardSize = parseSize(Value);
+    if (!Result.MaxShardSize || *Result.MaxShardSize == 0)
+      return usageError("--max-shard-size needs a size such as 5GB or 4GiB, found '" + Value + "'");
+    return llvm::Error::success();
+  case OptionId::Jobs:
+    if (Value.getAsInteger(10, Result.Jobs) || Result.Jobs == 0)
+      return usageError("--jobs needs a positive integer, found '" + Value + "'");
+    return llvm::Error::success();
+  case OptionId::Force:
+    Result.Force = true;
+    return llvm::Error::success();
+  case OptionId::Strict:
+    Result.Strict = true;
+    return llvm::Error::success();
+  case OptionId::Verbose:
+    Result.Verbose = true;
+    return llvm::Error::success();
+  case OptionId::Help:
+    Result.Help = true;
+    return llvm::Error::success();
+  case OptionId::Version:
+    Result.Version = true;
+    return llvm::Error::success();
+  }
+  return llvm::Error::success();
+}
+
+const OptionSpec *findOption(llvm::StringRef Name) {
+  for (const OptionSpec &Spec : OptionTable)
+    if (Name == Spec.Name)
+      return &Spec;
+  if (Name == "-h")
+    return findOption("--help");
+  return nullptr;
+}
+
+} // namespace
+
+std::optional<uint64_t> parseSize(llvm::StringRef Text) {
+  struct Unit {
+    const char *Suffix;
+    uint64_t Factor;
+  };
+  static const Unit Units[] = {{"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
+                               {"TiB", 1ull << 40}, {"KB", 1000ull},     {"MB", 1000000ull},
+                               {"GB", 1000000000ull}, {"TB", 1000000000000ull}, {"K", 1ull << 10},
+                               {"M", 1ull << 20},   {"G", 1ull << 30},   {"T", 1ull << 40}};
+  uint64_t Factor = 1;
+  for (const Unit &U : Units)
+    if (Text.consume_back(U.Suffix)) {
+      Factor = U.Factor;
+      break;
+    }
+  uint64_t Value = 0;
+  if (Text.empty() || Text.getAsInteger(10, Value) || Value > UINT64_MAX / Factor)
+    return std::nullopt;
+  return Value * Factor;
+}
+
+llvm::Expected<Options> parseOptions(llvm::ArrayRef<const char *> Args) {
+  Options Result;
+  bool OptionsEnded = false;
+  for (size_t Index = 1; Index < Args.size(); ++Index) {
+    llvm::StringRef Arg(Args[Index]);
+    if (OptionsEnded || !Arg.startswith("-") || Arg == "-") {
+      if (Result.Command.empty())
+        Result.Command = Arg.str();
+      else
+        Result.Positional.push_back(Arg.str());
+      continue;
+    }
+    if (Arg == "--") {
+      OptionsEnded = true;
+      continue;
+    }
+    auto [Name, Inline] = Arg.split('=');
+    const OptionSpec *Spec = findOption(Name);
+    if (!Spec)
+      return usageError("unknown option '" + Name + "'" + didYouMean(Name, optionNames()));
+    llvm::StringRef Value = Inline;
+    if (Spec->Value && !Arg.contains('=')) {
+      if (Index + 1 >= Args.size())
+        return usageError("option '" + Name + "' needs a value (" + Spec->Value + ")");
+      Value = Args[++Index];
+    }
+    if (!Spec->Value && Arg.contains('='))
+      return usageError("option '" + Name + "' takes no value");
+    if (llvm::Error E = applyOption(Result, *Spec, Value))
+      return std::move(E);
+  }
+  if (Result.Help || Result.Version)
+    return Result;
+  if (Result.Command.empty())
+    return usageError("no command given; run 'rysc --help' for the list");
+  if (!llvm::is_contained(commandNames(), Result.Command))
+    return usageError("unknown command '" + Result.Command + "'" +
+                      didYouMean(Result.Command, commandNames()));
+  return Result;
+}
+
+void printHelp(llvm::raw_ostream &OS) {
+  OS << "rysc: compile .rys recipes that duplicate or drop decoder layers of LLM checkpoints\n\n"
+     << "usage: rysc COMMAND [OPTIONS] ARGUMENTS\n\ncommands:\n";
+  for (const CommandSpec &Spec : Commands) {
+    std::string Left = std::string(Spec.Name) + " " + Spec.Arguments;
+    OS << "  " << llvm::left_justify(Left, 26) << Spec.Help << "\n";
+  }
+  OS << "\noptions:\n";
+  for (const OptionSpec &Spec : OptionTable) {
+    std::string Left = Spec.Name;
+    if (Spec.Value)
+      Left += std::string(" ") + Spec.Value;
+    OS << "  " << llvm::left_justify(Left, 26) << Spec.Help << "\n";
+  }
+  OS << "\nexit status: 0 success, 1 errors in the recipe, model or output, 2 usage error,\n"
+     << "130 interrupted\n";
+}
+
+} // namespace rysc::driver

@@ -1,0 +1,41 @@
+// The command-line option table of rysc and its parser. Help text is
+// generated from the same table.
+#ifndef RYSC_DRIVER_OPTIONS_H
+#define RYSC_DRIVER_OPTIONS_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rysc::driver {
+
+struct Options {
+  std::string Command;
+  std::vector<std::string> Positional;
+  std::optional<uint32_t> Layers;
+  std::string Format = "text";
+  std::optional<uint64_t> MaxShardSize;
+  unsigned Jobs = 0;
+  bool Force = false;
+  bool Strict = false;
+  bool Verbose = false;
+  bool Help = false;
+  bool Version = false;
+};
+
+/// Parses argv. Errors are usage errors (exit status 2).
+llvm::Expected<Options> parseOptions(llvm::ArrayRef<const char *> Args);
+
+void printHelp(llvm::raw_ostream &OS);
+
+/// Parses a size such as "5GB", "512MiB" or "1000000".
+std::optional<uint64_t> parseSize(llvm::StringRef Text);
+
+} // namespace rysc::driver
+
+#endif // RYSC_DRIVER_OPTIONS_H
