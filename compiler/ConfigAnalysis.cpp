@@ -43,6 +43,10 @@ public:
     collectUnknownLists(*State.SourceDecoder, "");
     resolveStatements();
     applyFields();
+    // Schedules and tensor families read the remapped fields; after an
+    // error there they would only repeat it in other words.
+    if (Diags.hasErrors())
+      return;
     for (const ScheduleSpec &Schedule : P.Schedules)
       applySchedule(Schedule);
     for (const TensorFamilySpec &Family : P.TensorFamilies)

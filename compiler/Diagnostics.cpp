@@ -72,9 +72,10 @@ void DiagnosticEngine::report(Severity Kind, llvm::SMLoc Loc, const llvm::Twine 
 }
 
 std::string closestMatch(llvm::StringRef Word, llvm::ArrayRef<std::string> Candidates) {
-  // Allow about one edit per three characters: enough for a typo, not for a
+  // Allow about one edit per three characters, and two from four characters
+  // on (a swapped pair of letters costs two): enough for a typo, not for a
   // different word.
-  unsigned Limit = std::max<unsigned>(1, Word.size() / 3);
+  unsigned Limit = Word.size() < 4 ? 1 : std::max<unsigned>(2, Word.size() / 3);
   unsigned Best = Limit + 1;
   std::string Result;
   for (const std::string &Candidate : Candidates) {

@@ -96,8 +96,8 @@ private:
 bool Lowering::lowerInteger(antlr4::Token *Token, int64_t &Value) {
   if (!Token || Token->getTokenIndex() == static_cast<size_t>(-1))
     return false;
-  llvm::StringRef Text(Token->getText());
-  if (Text.getAsInteger(10, Value)) {
+  std::string Text = Token->getText();
+  if (llvm::StringRef(Text).getAsInteger(10, Value)) {
     Diags.error(Positions.start(Token), "integer '" + Text + "' is too large",
                 Positions.range(Token));
     return false;
@@ -263,10 +263,11 @@ bool Lowering::lowerProfile(RysParser::ProfileDeclContext *Context, ast::Profile
     Profile.Base = lowerName(Context->base);
     Profile.BaseRange = Positions.range(Context->base);
   }
-  bool Ok = !Context->exception;
+  // Items that failed were reported; the rest still get checked, so one
+  // run shows every problem of the declaration.
   for (RysParser::ProfileItemContext *Item : Context->profileItem())
-    Ok &= lowerProfileItem(Item, Profile);
-  return Ok;
+    lowerProfileItem(Item, Profile);
+  return true;
 }
 
 bool Lowering::lowerProfileItem(RysParser::ProfileItemContext *Context, ast::ProfileDecl &Profile) {

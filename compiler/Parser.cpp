@@ -95,7 +95,7 @@ protected:
     if (inErrorRecoveryMode(Parser))
       return;
     beginErrorCondition(Parser);
-    reportUnexpected(Parser, Parser->getCurrentToken(), getExpectedTokens(Parser), /*Begin=*/false);
+    reportUnexpected(Parser, Parser->getCurrentToken(), getExpectedTokens(Parser));
   }
 
   void reportMissingToken(antlr4::Parser *Parser) override {
@@ -125,13 +125,11 @@ private:
     return nullptr;
   }
 
+  /// Reports an unexpected token. DefaultErrorStrategy::reportError has
+  /// already entered error-recovery mode when this is called for an
+  /// exception, so that check happens in the callers.
   void reportUnexpected(antlr4::Parser *Parser, antlr4::Token *Offending,
-                        const antlr4::misc::IntervalSet &Expected, bool Begin = true) {
-    if (Begin) {
-      if (inErrorRecoveryMode(Parser))
-        return;
-      beginErrorCondition(Parser);
-    }
+                        const antlr4::misc::IntervalSet &Expected) {
     const auto &Vocabulary = Parser->getVocabulary();
     std::string What = describeExpected(Vocabulary, Expected);
 
@@ -142,6 +140,14 @@ private:
     if (Offending->getType() == RysParser::BAD_CHAR) {
       Diags.error(Positions.start(Offending), "unexpected character '" + Offending->getText() + "'",
                   Positions.range(Offending));
+      return;
+    }
+    // A token missing at the end of a line belongs after the previous token,
+    // as in "expected ';'", not at the start of the next line.
+    antlr4::Token *Previous = previousVisibleToken(Parser, Offending);
+    if (Previous && Previous->getLine() < Offending->getLine()) {
+      Diags.error(Positions.end(Previous),
+                  "expected " + What + " after '" + Previous->getText() + "'");
       return;
     }
     std::string Message = "expected " + What + ", found '" + Offending->getText() + "'";

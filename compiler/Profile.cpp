@@ -270,15 +270,16 @@ void ProfileRegistry::addDecl(DiagnosticEngine &Diags, const ast::ProfileDecl &D
   auto Result = std::make_unique<Profile>();
   if (Decl.Base) {
     const Profile *Base = find(*Decl.Base);
-    if (!Base) {
+    if (Base) {
+      *Result = *Base;
+      // A derived profile matches only the model types it lists itself.
+      Result->ModelTypes.clear();
+    } else {
+      // Reported, and the items are still checked so one run shows all.
       Diags.error(Decl.BaseRange.Start,
                   "unknown base profile '" + *Decl.Base + "'" + didYouMean(*Decl.Base, names()),
                   Decl.BaseRange);
-      return;
     }
-    *Result = *Base;
-    // A derived profile matches only the model types it lists itself.
-    Result->ModelTypes.clear();
     Result->Base = *Decl.Base;
   }
   Result->Name = Decl.Name;

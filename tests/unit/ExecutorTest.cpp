@@ -556,28 +556,32 @@ class InterruptingLog : public llvm::raw_ostream {
 public:
   InterruptingLog() { SetUnbuffered(); }
 
+  unsigned lines() const { return Lines; }
+
 private:
   void write_impl(const char *Data, size_t Size) override {
     Written += Size;
-    if (llvm::StringRef(Data, Size).contains('\n') && !Raised) {
-      Raised = true;
+    if (!llvm::StringRef(Data, Size).contains('\n'))
+      return;
+    if (++Lines == 1)
       ::raise(SIGINT);
-    }
   }
   uint64_t current_pos() const override { return Written; }
 
   uint64_t Written = 0;
-  bool Raised = false;
+  unsigned Lines = 0;
 };
 
 using ExecutorInterruptDeathTest = ExecutorTest;
 
 /// Runs \p Plan and exits with 0 only if the executor failed with
-/// "interrupted" and left nothing beside the sources. Meant for a death-test
-/// child process.
+/// "interrupted" and left nothing beside the sources. With \p Log, the
+/// copy that raised the signal must also be the last one started. Meant for
+/// a death-test child process.
 [[noreturn]] void runInterrupted(const WritePlan &Plan, const std::string &Root,
                                  const std::string &Out,
-                                 const ExecuteOptions &Options) {
+                                 const ExecuteOptions &Options,
+                                 const InterruptingLog *Log = nullptr) {
   std::string Text = llvm::toString(executePlan(Plan, Out, Options));
   if (Text != "interrupted") {
     std::fprintf(stderr, "error text: %s\n", Text.c_str());
@@ -586,6 +590,10 @@ using ExecutorInterruptDeathTest = ExecutorTest;
   if (exists(Out) || listFolder(Root) != std::vector<std::string>{"src"}) {
     std::fprintf(stderr, "output or temporary folder left behind\n");
     ::_exit(3);
+  }
+  if (Log && Log->lines() != 1) {
+    std::fprintf(stderr, "%u copies started, expected 1\n", Log->lines());
+    ::_exit(4);
   }
   ::_exit(0);
 }
@@ -612,7 +620,7 @@ using ExecutorInterruptDeathTest = ExecutorTest;
   Options.Jobs = 1;
   Options.ChunkSize = 1024;
   Options.Log = &Log;
-  runInterrupted(Plan, Root, Out, Options);
+  runInterrupted(Plan, Root, Out, Options, &Log);
 }
 
 /// Like runWithSignalDuringCopy, but with --force over a non-empty output
