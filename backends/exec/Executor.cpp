@@ -89,11 +89,11 @@ Error checkOutputPath(StringRef Path) {
   if (Path.contains('\0')) {
     // LLVM 14's createStringError copies a message through c_str(), so the
     // NUL is shown escaped.
-    std::string Shown = Path.str();
-    for (size_t At = Shown.find('\0'); At != std::string::npos;
-         At = Shown.find('\0', At))
-      Shown.replace(At, 1, "\\0");
-    return fileError(Shown, "output path contains a NUL byte");
+    std::string EscapedPath = Path.str();
+    for (size_t At = EscapedPath.find('\0'); At != std::string::npos;
+         At = EscapedPath.find('\0', At))
+      EscapedPath.replace(At, 1, "\\0");
+    return fileError(EscapedPath, "output path contains a NUL byte");
   }
   if (Path.startswith("/"))
     return fileError(Path, "output path is absolute, expected a path "
@@ -214,7 +214,7 @@ Expected<SourceFile> openSource(const std::string &Path) {
     return fileError(Path, "not a regular file");
   Source.Size = static_cast<uint64_t>(Status.st_size);
 
-  // Only advice: a kernel that ignores it still gives correct bytes.
+  // The advice only affects speed, so a failure is ignored.
   (void)::posix_fadvise(Source.File.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   return Source;
 }
@@ -311,7 +311,7 @@ Error checkNotAboveSources(const OutputFolder &Folder,
   return Error::success();
 }
 
-/// What executePlan found at the output path before writing.
+/// The state of the output path before anything is written.
 enum class OutputState { Missing, Empty, NonEmpty };
 
 Expected<OutputState> inspectOutputFolder(const OutputFolder &Folder,
@@ -612,9 +612,10 @@ Error PlanWriter::copy(Job &J, const CopyStep &Step, int Output,
 }
 
 /// Copies up to \p Want bytes with copy_file_range. Returns 0 when the
-/// caller should fall back to pread/pwrite: the kernel or filesystem cannot
-/// copy these files, or copy_file_range returned 0, which it also does on
-/// some filesystems that cannot copy in the kernel.
+/// caller should switch to pread/pwrite, which happens for an errno that
+/// means the kernel cannot copy these files and when nothing was copied.
+/// In the second case pread, not copy_file_range alone, decides whether the
+/// source ended early.
 Expected<uint64_t> PlanWriter::copyChunkInKernel(const CopyStep &Step,
                                                  uint64_t Done, uint64_t Want,
                                                  int Output,
@@ -754,8 +755,9 @@ Error installOutputFolder(TemporaryFolder &Temp, const OutputFolder &Folder,
 Error writeAndSync(const WritePlan &Plan, ArrayRef<SourceFile> Sources,
                    const TemporaryFolder &Temp, const OutputFolder &Folder,
                    const ExecuteOptions &Options) {
-  // mkdtemp creates the folder with mode 0700; the output gets the usual
-  // folder mode. umask is not consulted because reading it changes it.
+  // mkdtemp creates the folder with mode 0700, so it gets the usual 0755.
+  // umask is not applied because reading it means changing it for the
+  // whole process.
   if (::chmod(Temp.path().c_str(), 0755) != 0)
     return fileError(Temp.path(),
                      "failed to set the folder mode: " + errnoMessage(errno));

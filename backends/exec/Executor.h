@@ -14,7 +14,7 @@ namespace rysc {
 
 /// Settings for executePlan.
 struct ExecuteOptions {
-  /// Output files written in parallel; 0 means
+  /// Output files written in parallel, or 0 for
   /// std::thread::hardware_concurrency().
   unsigned Jobs = 0;
   /// Replace an OutDir that exists and is not empty.

@@ -211,11 +211,11 @@ Expected<Json> parseJson(StringRef Path, StringRef Text) {
       Detail = Detail.drop_front(TagEnd + 2);
     // The last token read may hold any bytes of the file, including invalid
     // UTF-8, so they are escaped after the cut.
-    std::string Shown =
+    std::string EscapedDetail =
         escapeBytes(Detail.take_front(MaxJsonErrorLength), true);
     if (Detail.size() > MaxJsonErrorLength)
-      Shown += "...";
-    return fileError(Path, "header is not valid JSON: " + Shown);
+      EscapedDetail += "...";
+    return fileError(Path, "header is not valid JSON: " + EscapedDetail);
   }
 
   if (!Root.is_object())

@@ -27,8 +27,8 @@ constexpr size_t SizeA = 300001;
 constexpr size_t SizeB = 70003;
 constexpr size_t SizeWhole = 12345;
 
-/// Returns \p Size bytes from a linear congruential generator, so every
-/// offset of a source holds a different-looking byte.
+/// Returns \p Size bytes from a linear congruential generator, so a copy
+/// from a wrong offset gives different bytes.
 std::string patternBytes(size_t Size, uint32_t Seed) {
   std::string Bytes(Size, '\0');
   uint32_t State = Seed;
@@ -115,9 +115,9 @@ protected:
 
   void TearDown() override { std::filesystem::remove_all(Root); }
 
-  /// A plan with a prefix and copies from several sources, a nested path,
-  /// a whole-file copy, a prefix-only file, an empty file and a zero-length
-  /// copy.
+  /// Returns a plan with a prefix and copies from several sources, a nested
+  /// path, a whole-file copy, a prefix-only file, an empty file and a
+  /// zero-length copy.
   WritePlan makePlan() const {
     WritePlan Plan;
     Plan.Sources = {PathA, PathB, PathWhole};
@@ -152,7 +152,7 @@ protected:
     return Plan;
   }
 
-  /// Checks that \p Folder holds exactly what makePlan() describes.
+  /// Checks that \p Folder contains exactly what makePlan() describes.
   void expectPlanOutput(const std::string &Folder) const {
     EXPECT_EQ(listTree(Folder),
               (std::vector<std::string>{
@@ -634,12 +634,13 @@ using ExecutorInterruptDeathTest = ExecutorTest;
   Options.Force = true;
   Options.Log = &Log;
   std::string Text = llvm::toString(executePlan(Plan, Out, Options));
-  bool Kept = listFolder(Out) == std::vector<std::string>{"keep.txt"} &&
-              readFile(Out + "/keep.txt") == "old" &&
-              listFolder(Root) == std::vector<std::string>{"out", "src"};
+  bool OldFolderKept =
+      listFolder(Out) == std::vector<std::string>{"keep.txt"} &&
+      readFile(Out + "/keep.txt") == "old" &&
+      listFolder(Root) == std::vector<std::string>{"out", "src"};
   if (Text != "interrupted")
     std::fprintf(stderr, "error text: %s\n", Text.c_str());
-  ::_exit(Text == "interrupted" && Kept ? 0 : 1);
+  ::_exit(Text == "interrupted" && OldFolderKept ? 0 : 1);
 }
 
 TEST_F(ExecutorInterruptDeathTest, SignalBeforeStart) {
