@@ -36,7 +36,9 @@ struct ExecuteOptions {
 /// non-empty \p OutDir is moved aside and deleted only after the new folder
 /// is in place. An \p OutDir that contains a source file, directly or
 /// below, is an error even with Force. On any failure or interrupt the
-/// temporary folder is removed and \p OutDir is left as it was.
+/// temporary folder is removed and \p OutDir is left as it was. The
+/// exceptions are failures after the new folder is in place: syncing its
+/// parent folder, or deleting the old folder moved aside by Force.
 llvm::Error executePlan(const WritePlan &Plan, llvm::StringRef OutDir,
                         const ExecuteOptions &Options);
 
