@@ -356,6 +356,8 @@ private:
   uint64_t FileSize;
   Cursor &Input;
   File Result;
+  /// Maps each tensor name read so far to the index of its info.
+  StringMap<uint64_t> TensorIndex;
 };
 
 Expected<File> Parser::run() {
@@ -576,16 +578,10 @@ Error Parser::checkAlignment() {
 }
 
 Error Parser::parseTensorInfos(uint64_t Count) {
-  StringMap<uint64_t> NameIndex;
   for (uint64_t I = 0; I < Count; ++I) {
     Expected<TensorInfo> Tensor = parseTensorInfo(I);
     if (!Tensor)
       return Tensor.takeError();
-    auto [Found, Inserted] = NameIndex.try_emplace(Tensor->Name, I);
-    if (!Inserted)
-      return error("duplicate tensor name " + quote(Tensor->Name) +
-                   " in tensor infos " + Twine(Found->second) + " and " +
-                   Twine(I));
     Result.Tensors.push_back(std::move(*Tensor));
   }
   return Error::success();
@@ -603,6 +599,10 @@ Expected<TensorInfo> Parser::parseTensorInfo(uint64_t Index) {
     return error("tensor name " + QuotedName + " is " +
                  Twine(Tensor.Name.size()) + " bytes, expected at most " +
                  Twine(MaxTensorNameLength));
+  auto [Found, Inserted] = TensorIndex.try_emplace(Tensor.Name, Index);
+  if (!Inserted)
+    return error("duplicate tensor name " + QuotedName + " in tensor infos " +
+                 Twine(Found->second) + " and " + Twine(Index));
 
   Expected<uint64_t> DimCount =
       Input.readNumber(4, "the dimension count of tensor " + QuotedName);
@@ -920,14 +920,14 @@ bool Value::isInteger() const {
 }
 
 std::optional<uint64_t> Value::asUInt64() const {
-  std::optional<int64_t> Signed = asInt64();
   if (!isInteger())
     return std::nullopt;
   if (!isSignedInteger(Type))
     return Bits;
-  if (*Signed < 0)
+  int64_t Signed = SignExtend64(Bits, 8 * scalarSize(Type));
+  if (Signed < 0)
     return std::nullopt;
-  return static_cast<uint64_t>(*Signed);
+  return static_cast<uint64_t>(Signed);
 }
 
 std::optional<int64_t> Value::asInt64() const {
@@ -988,26 +988,27 @@ Value Value::element(uint64_t Index) const {
 }
 
 std::string Value::describe() const {
-  std::string Text = valueTypeName(Type).str() + " ";
+  std::string TypeName = valueTypeName(Type).str() + " ";
   char Buffer[32];
   switch (Type) {
   case ValueType::Array:
     return "ARRAY of " + std::to_string(arraySize()) + " " +
            valueTypeName(ElementType).str();
   case ValueType::String:
-    return Text + quote(this->Text);
+    return TypeName + quote(Text);
   case ValueType::Bool:
-    return Text + (asBool() ? "true" : "false");
+    return TypeName + (asBool() ? "true" : "false");
   case ValueType::Float32:
+    // 9 and 17 significant digits print every float and double exactly.
     std::snprintf(Buffer, sizeof(Buffer), "%.9g", asFloat32());
-    return Text + Buffer;
+    return TypeName + Buffer;
   case ValueType::Float64:
     std::snprintf(Buffer, sizeof(Buffer), "%.17g", asFloat64());
-    return Text + Buffer;
+    return TypeName + Buffer;
   default:
     if (isSignedInteger(Type))
-      return Text + std::to_string(*asInt64());
-    return Text + std::to_string(Bits);
+      return TypeName + std::to_string(*asInt64());
+    return TypeName + std::to_string(Bits);
   }
 }
 
