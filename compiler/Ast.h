@@ -73,7 +73,7 @@ struct UseProfileStmt {
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
 
-enum class ExprKind { Int, String, Bool, Null, Name, Call, Index, Unary, Binary, Conditional };
+enum class ExprKind { Int, Float, String, Bool, Null, Name, Call, Index, Unary, Binary, Conditional };
 
 /// An expression node. A small tagged struct keeps the evaluator a plain
 /// recursive function without a visitor hierarchy.
@@ -81,6 +81,7 @@ struct Expr {
   ExprKind Kind = ExprKind::Null;
   llvm::SMRange Range;
   int64_t IntValue = 0;
+  double FloatValue = 0;
   bool BoolValue = false;
   std::string Text;          ///< String value, name, callee or operator.
   std::vector<ExprPtr> Operands;
@@ -122,6 +123,21 @@ struct TensorFamilyDecl {
   llvm::SMRange Range;
 };
 
+/// `warn "message" [when EXPR];`: an effect of the layer count or index
+/// that no config field can fix.
+struct WarnDecl {
+  std::string Message;
+  ExprPtr Condition; ///< Null when unconditional.
+  llvm::SMRange Range;
+};
+
+/// `derive FIELD = EXPR;`: a scalar recomputed for the output layer count.
+struct DeriveDecl {
+  FieldPath Field;
+  ExprPtr Value;
+  llvm::SMRange Range;
+};
+
 struct ProfileDecl {
   std::string Name;
   llvm::SMRange NameRange;
@@ -139,6 +155,9 @@ struct ProfileDecl {
   std::vector<ExtraStackDecl> ExtraStacks;
   std::vector<TensorFamilyDecl> TensorFamilies;
   std::vector<FieldPath> NotPerLayer;
+  std::vector<WarnDecl> Warnings;
+  std::vector<DeriveDecl> Derives;
+  std::vector<std::string> PackedTensors;
   llvm::SMRange Range;
 };
 

@@ -51,6 +51,14 @@ public:
       applySchedule(Schedule);
     for (const TensorFamilySpec &Family : P.TensorFamilies)
       checkTensorFamily(Family);
+    if (State.Result.Map.isIdentity())
+      return;
+    for (const WarnSpec &Warn : P.Warnings)
+      applyWarning(Warn);
+    for (const DeriveSpec &Derive : P.Derives)
+      applyDerive(Derive);
+    checkPackedTensors();
+    rewriteModuleNames();
   }
 
 private:
@@ -60,9 +68,13 @@ private:
 
   void recordEdit(const std::string &Relative, const Json &Old, const Json &New,
                   const std::string &Reason, bool Added = false) {
+    recordRootEdit(Stack.fullPath(Relative), Old, New, Reason, Added);
+  }
+
+  void recordRootEdit(const std::string &Full, const Json &Old, const Json &New,
+                      const std::string &Reason, bool Added = false) {
     if (!Added && Old == New)
       return;
-    std::string Full = Stack.fullPath(Relative);
     State.Result.Edits.push_back({Full, Added ? Json(nullptr) : Old, New, Added, Reason});
     setPath(Output, Full, New);
   }
@@ -474,6 +486,185 @@ private:
       Diags.error(State.Anchor.Start,
                   std::to_string(Problems.size() - Shown) + " more layers have the same problem",
                   State.Anchor);
+  }
+
+  // --- Effects no field carries ----------------------------------------------
+
+  EvalContext sourceContext() const {
+    EvalContext Context{0, State.SourceCount, State.SourceDecoder, {}};
+    Context.Overrides["n_out"] = Json(Map.size());
+    Context.Overrides["n_source"] = Json(State.SourceCount);
+    return Context;
+  }
+
+  void applyWarning(const WarnSpec &Warn) {
+    if (Warn.Condition) {
+      auto Value = evaluate(*Warn.Condition, sourceContext());
+      if (!Value) {
+        Diags.error(Warn.Range.Start, "cannot evaluate the condition of this warning: " +
+                                          llvm::toString(Value.takeError()),
+                    Warn.Range);
+        return;
+      }
+      if (*Value != Json(true))
+        return;
+    }
+    Diags.warning(State.Anchor.Start, Warn.Message + " (profile '" + P.Name + "')", State.Anchor);
+  }
+
+  void applyDerive(const DeriveSpec &Derive) {
+    const Json *Old = lookupPath(*State.SourceDecoder, Derive.Field);
+    if (!Old || Old->is_null())
+      return;
+    EvalContext Context = sourceContext();
+    Context.LayerCount = Map.size();
+    auto New = evaluate(*Derive.Value, Context);
+    if (!New) {
+      Diags.error(Derive.Range.Start, "cannot compute '" + Derive.Field + "': " +
+                                          llvm::toString(New.takeError()),
+                  Derive.Range);
+      return;
+    }
+    recordEdit(Derive.Field, *Old, *New, "recomputed for the new layer count");
+  }
+
+  void checkPackedTensors() {
+    for (const std::string &Name : State.Model->TensorNames)
+      for (const std::string &Suffix : P.PackedTensors)
+        if (llvm::StringRef(Name).endswith(Suffix))
+          Diags.error(State.Anchor.Start,
+                      "tensor '" + Name +
+                          "' packs one slice per layer into its shape, and rysc cannot rebuild "
+                          "it through the map yet; this model's layers cannot be changed",
+                      State.Anchor);
+  }
+
+  // --- Module names inside other config strings ------------------------------
+
+  /// Returns the layer named by a module path under the decoder prefix
+  /// ("model.layers.7" or "model.layers.7.mlp"), or nullopt.
+  std::optional<uint32_t> moduleLayer(llvm::StringRef Module, llvm::StringRef &Rest) const {
+    if (!Module.consume_front(Stack.Prefix) || !Module.consume_front("."))
+      return std::nullopt;
+    size_t Digits = 0;
+    while (Digits < Module.size() && llvm::isDigit(Module[Digits]))
+      ++Digits;
+    uint32_t Layer = 0;
+    if (Digits == 0 || (Digits < Module.size() && Module[Digits] != '.') ||
+        Module.take_front(Digits).getAsInteger(10, Layer))
+      return std::nullopt;
+    Rest = Module.drop_front(Digits);
+    return Layer;
+  }
+
+  /// True for a regular expression that names one decoder layer by number.
+  bool pinsLayer(llvm::StringRef Entry) const {
+    if (!Entry.startswith("re:") && !Entry.contains("\\."))
+      return false;
+    std::string Plain;
+    for (size_t Index = 0; Index < Entry.size(); ++Index)
+      if (!(Entry[Index] == '\\' && Index + 1 < Entry.size() && Entry[Index + 1] == '.'))
+        Plain += Entry[Index];
+    size_t At = Plain.find(Stack.Prefix + ".");
+    return At != std::string::npos && At + Stack.Prefix.size() + 1 < Plain.size() &&
+           llvm::isDigit(Plain[At + Stack.Prefix.size() + 1]);
+  }
+
+  std::string renameModule(uint32_t Out, llvm::StringRef Rest) const {
+    return Stack.Prefix + "." + std::to_string(Out) + Rest.str();
+  }
+
+  /// Rewrites a list of module names: layer entries follow the map, in
+  /// output order, where the first layer entry stood.
+  std::optional<Json> rewriteModuleList(const std::string &Path, const Json &List) {
+    Json Before = Json::array(), After = Json::array();
+    std::map<uint32_t, std::vector<std::string>> ByLayer;
+    bool SawLayer = false;
+    for (const Json &Entry : List) {
+      llvm::StringRef Rest;
+      std::optional<uint32_t> Layer;
+      if (Entry.is_string()) {
+        if (pinsLayer(Entry.get<std::string>())) {
+          reportPinnedRegex(Path, Entry.get<std::string>());
+          return std::nullopt;
+        }
+        Layer = moduleLayer(Entry.get_ref<const std::string &>(), Rest);
+      }
+      if (!Layer) {
+        (SawLayer ? After : Before).push_back(Entry);
+        continue;
+      }
+      SawLayer = true;
+      ByLayer[*Layer].push_back(Rest.str());
+    }
+    Json Result = Before;
+    for (uint32_t Out = 0; Out < Map.size(); ++Out)
+      for (const std::string &Rest : ByLayer[Map[Out]])
+        Result.push_back(renameModule(Out, Rest));
+    for (const Json &Entry : After)
+      Result.push_back(Entry);
+    return Result;
+  }
+
+  /// Re-keys a dict keyed by module names (AutoRound extra_config).
+  std::optional<Json> rewriteModuleDict(const std::string &Path, const Json &Dict) {
+    Json Result = Json::object();
+    std::map<uint32_t, std::vector<std::pair<std::string, const Json *>>> ByLayer;
+    for (auto It = Dict.begin(); It != Dict.end(); ++It) {
+      if (pinsLayer(It.key())) {
+        reportPinnedRegex(Path, It.key());
+        return std::nullopt;
+      }
+      llvm::StringRef Rest;
+      std::optional<uint32_t> Layer = moduleLayer(It.key(), Rest);
+      if (Layer)
+        ByLayer[*Layer].push_back({Rest.str(), &It.value()});
+      else
+        Result[It.key()] = It.value();
+    }
+    for (uint32_t Out = 0; Out < Map.size(); ++Out)
+      for (const auto &[Rest, Value] : ByLayer[Map[Out]])
+        Result[renameModule(Out, Rest)] = *Value;
+    return Result;
+  }
+
+  void reportPinnedRegex(const std::string &Path, const std::string &Entry) {
+    Diags.error(State.Anchor.Start,
+                "'" + Path + "' holds the regular expression '" + Entry +
+                    "', which names a decoder layer by number; rysc cannot move it with the "
+                    "map, so list the modules explicitly or use a wildcard",
+                State.Anchor);
+  }
+
+  void rewriteModuleNamesIn(const Json &Value, const std::string &Path) {
+    if (Value.is_object()) {
+      bool KeyedByModule = llvm::any_of(Value.items(), [&](const auto &Item) {
+        llvm::StringRef Rest;
+        return moduleLayer(Item.key(), Rest).has_value() || pinsLayer(Item.key());
+      });
+      if (KeyedByModule) {
+        if (auto New = rewriteModuleDict(Path, Value))
+          recordRootEdit(Path, Value, *New, "module names follow the map");
+        return;
+      }
+      for (auto It = Value.begin(); It != Value.end(); ++It)
+        rewriteModuleNamesIn(It.value(), Path + "." + It.key());
+      return;
+    }
+    if (Value.is_array())
+      if (auto New = rewriteModuleList(Path, Value))
+        recordRootEdit(Path, Value, *New, "module names follow the map");
+  }
+
+  /// Quantization configs list modules by path, layer numbers included.
+  void rewriteModuleNames() {
+    const Json &Config = State.Model->Config;
+    for (const char *Key : {"quantization_config", "modules_to_not_convert"})
+      if (Config.contains(Key))
+        rewriteModuleNamesIn(Config[Key], Key);
+    if (!Stack.DecoderPath.empty() && State.SourceDecoder->contains("quantization_config"))
+      rewriteModuleNamesIn((*State.SourceDecoder)["quantization_config"],
+                           Stack.fullPath("quantization_config"));
   }
 
   AnalysisState &State;

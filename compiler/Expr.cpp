@@ -5,6 +5,8 @@
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringExtras.h"
 
+#include <cmath>
+
 namespace rysc {
 
 const Json *lookupPath(const Json &Object, llvm::StringRef Path) {
@@ -47,7 +49,25 @@ llvm::Expected<bool> asBool(const Json &Value) {
   return plainError("expected a boolean, got " + describe(Value));
 }
 
+bool isNumber(const Json &Value) { return Value.is_number() && !Value.is_boolean(); }
+
+llvm::Expected<Json> floatArithmetic(llvm::StringRef Op, double L, double R) {
+  if (Op == "%")
+    return plainError("'%' needs integers, got " + Json(L).dump() + " and " + Json(R).dump());
+  if (Op == "/" && R == 0)
+    return plainError("'/' by zero");
+  if (Op == "+")
+    return Json(L + R);
+  if (Op == "-")
+    return Json(L - R);
+  if (Op == "*")
+    return Json(L * R);
+  return Json(L / R);
+}
+
 llvm::Expected<Json> arithmetic(llvm::StringRef Op, const Json &Left, const Json &Right) {
+  if ((Left.is_number_float() || Right.is_number_float()) && isNumber(Left) && isNumber(Right))
+    return floatArithmetic(Op, Left.get<double>(), Right.get<double>());
   auto L = asInteger(Left, Op);
   if (!L)
     return L.takeError();
@@ -62,8 +82,13 @@ llvm::Expected<Json> arithmetic(llvm::StringRef Op, const Json &Left, const Json
     return Json(*L - *R);
   if (Op == "*")
     return Json(*L * *R);
-  if (Op == "/")
-    return Json(*L / *R);
+  if (Op == "/") {
+    // Integer division rounds toward negative infinity, like Python's //.
+    int64_t Quotient = *L / *R;
+    if ((*L % *R != 0) && ((*L < 0) != (*R < 0)))
+      --Quotient;
+    return Json(Quotient);
+  }
   // Python's modulo: the result takes the sign of the divisor, as in the
   // transformers formulas that profiles transcribe.
   int64_t Mod = *L % *R;
@@ -85,6 +110,10 @@ llvm::Expected<Json> compare(llvm::StringRef Op, const Json &Left, const Json &R
     if (Right.is_string() && Left.is_string())
       return Json(Right.get<std::string>().find(Left.get<std::string>()) != std::string::npos);
     return plainError("'in' needs a list on its right, got " + describe(Right));
+  }
+  if ((Left.is_number_float() || Right.is_number_float()) && isNumber(Left) && isNumber(Right)) {
+    double L = Left.get<double>(), R = Right.get<double>();
+    return Json(Op == "<" ? L < R : Op == "<=" ? L <= R : Op == ">" ? L > R : L >= R);
   }
   auto L = asInteger(Left, Op);
   if (!L)
@@ -169,8 +198,18 @@ llvm::Expected<Json> evaluateCall(const ast::Expr &E, const EvalContext &Context
   }
   if (E.Text == "is_null" && Arguments.size() == 1)
     return Json(Arguments[0].is_null());
+  if ((E.Text == "float" || E.Text == "sqrt") && Arguments.size() == 1) {
+    if (!isNumber(Arguments[0]))
+      return plainError(E.Text + "() needs a number, got " + describe(Arguments[0]));
+    double Value = Arguments[0].get<double>();
+    if (E.Text == "float")
+      return Json(Value);
+    if (Value < 0)
+      return plainError("sqrt() of a negative number, " + describe(Arguments[0]));
+    return Json(std::sqrt(Value));
+  }
   return plainError("unknown function '" + E.Text + "' with " + llvm::Twine(Arguments.size()) +
-                    " argument(s); known: len(x), is_null(x)");
+                    " argument(s); known: len(x), is_null(x), float(x), sqrt(x)");
 }
 
 } // namespace
@@ -179,6 +218,8 @@ llvm::Expected<Json> evaluate(const ast::Expr &E, const EvalContext &Context) {
   switch (E.Kind) {
   case ast::ExprKind::Int:
     return Json(E.IntValue);
+  case ast::ExprKind::Float:
+    return Json(E.FloatValue);
   case ast::ExprKind::String:
     return Json(E.Text);
   case ast::ExprKind::Bool:
@@ -210,6 +251,8 @@ llvm::Expected<Json> evaluate(const ast::Expr &E, const EvalContext &Context) {
         return B.takeError();
       return Json(!*B);
     }
+    if (Operand->is_number_float())
+      return Json(-Operand->get<double>());
     auto I = asInteger(*Operand, "-");
     if (!I)
       return I.takeError();

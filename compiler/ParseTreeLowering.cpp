@@ -69,6 +69,7 @@ private:
   bool lowerProfileItem(RysParser::ProfileItemContext *Context, ast::ProfileDecl &Profile);
   bool lowerStructureItem(RysParser::ProfileItemContext *Context, ast::ProfileDecl &Profile);
   bool lowerFieldItem(RysParser::ProfileItemContext *Context, ast::ProfileDecl &Profile);
+  bool lowerEffectItem(RysParser::ProfileItemContext *Context, ast::ProfileDecl &Profile);
   bool lowerScheduleItem(RysParser::ScheduleItemContext *Context, ast::ProfileDecl &Profile);
   bool lowerExtraStackItem(RysParser::ExtraStackItemContext *Context, ast::ProfileDecl &Profile);
   bool lowerTensorFamilyItem(RysParser::TensorFamilyItemContext *Context,
@@ -334,6 +335,32 @@ bool Lowering::lowerFieldItem(RysParser::ProfileItemContext *Context, ast::Profi
   }
   if (auto *NotPerLayer = dynamic_cast<RysParser::NotPerLayerItemContext *>(Context))
     return lowerFieldList(NotPerLayer->fieldList(), Profile.NotPerLayer);
+  if (auto *Packed = dynamic_cast<RysParser::PackedTensorItemContext *>(Context)) {
+    for (std::string &Name : lowerStrings(Packed->stringList()))
+      Profile.PackedTensors.push_back(std::move(Name));
+    return true;
+  }
+  return lowerEffectItem(Context, Profile);
+}
+
+bool Lowering::lowerEffectItem(RysParser::ProfileItemContext *Context, ast::ProfileDecl &Profile) {
+  if (auto *Warn = dynamic_cast<RysParser::WarnItemContext *>(Context)) {
+    ast::WarnDecl Decl;
+    Decl.Message = lowerString(Warn->STRING());
+    Decl.Range = Positions.range(Context);
+    if (Warn->expr() && !(Decl.Condition = lowerExpr(Warn->expr())))
+      return false;
+    Profile.Warnings.push_back(std::move(Decl));
+    return true;
+  }
+  if (auto *Derive = dynamic_cast<RysParser::DeriveItemContext *>(Context)) {
+    ast::DeriveDecl Decl;
+    Decl.Range = Positions.range(Context);
+    if (!lowerFieldPath(Derive->fieldPath(), Decl.Field) || !(Decl.Value = lowerExpr(Derive->expr())))
+      return false;
+    Profile.Derives.push_back(std::move(Decl));
+    return true;
+  }
   return false;
 }
 
@@ -549,6 +576,11 @@ ast::ExprPtr Lowering::lowerLiteral(RysParser::LiteralContext *Context) {
     ast::ExprPtr Node = makeNode(ast::ExprKind::Int, Context);
     if (!lowerInteger(Context->INT()->getSymbol(), Node->IntValue))
       return nullptr;
+    return Node;
+  }
+  if (Context->FLOAT()) {
+    ast::ExprPtr Node = makeNode(ast::ExprKind::Float, Context);
+    Node->FloatValue = std::strtod(Context->FLOAT()->getText().c_str(), nullptr);
     return Node;
   }
   if (Context->STRING()) {

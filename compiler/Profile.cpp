@@ -71,6 +71,8 @@ nlohmann::ordered_json literalValue(const ast::Expr &Expr) {
   switch (Expr.Kind) {
   case ast::ExprKind::Int:
     return Expr.IntValue;
+  case ast::ExprKind::Float:
+    return Expr.FloatValue;
   case ast::ExprKind::String:
     return Expr.Text;
   case ast::ExprKind::Bool:
@@ -111,6 +113,13 @@ public:
       applyTensorFamily(Family);
     for (const ast::FieldPath &Path : Decl.NotPerLayer)
       Result.NotPerLayer.push_back(Path.str());
+    for (const ast::WarnDecl &Warn : Decl.Warnings)
+      Result.Warnings.push_back({Warn.Message, Warn.Condition.get(), Warn.Range});
+    for (const ast::DeriveDecl &Derive : Decl.Derives)
+      upsert(Result.Derives, DeriveSpec{Derive.Field.str(), Derive.Value.get(), Derive.Range},
+             [](const DeriveSpec &D) { return D.Field; });
+    for (const std::string &Name : Decl.PackedTensors)
+      Result.PackedTensors.push_back(Name);
   }
 
 private:

@@ -74,6 +74,21 @@ struct TensorFamilySpec {
   llvm::SMRange Range;
 };
 
+/// An effect of the layer index or count that no config field can fix.
+struct WarnSpec {
+  std::string Message;
+  const ast::Expr *Condition = nullptr; ///< Null when unconditional.
+  llvm::SMRange Range;
+};
+
+/// A scalar recomputed for the output: `n` is the output layer count and
+/// `n_source` the source count.
+struct DeriveSpec {
+  std::string Field; ///< Relative to the decoder config.
+  const ast::Expr *Value = nullptr;
+  llvm::SMRange Range;
+};
+
 struct Profile {
   std::string Name;
   std::string Base;
@@ -86,6 +101,11 @@ struct Profile {
   std::vector<ExtraStackSpec> ExtraStacks;
   std::vector<TensorFamilySpec> TensorFamilies;
   std::vector<std::string> NotPerLayer;
+  std::vector<WarnSpec> Warnings;
+  std::vector<DeriveSpec> Derives;
+  /// Tensor-name suffixes of non-layer tensors whose shape packs one slice
+  /// per layer (Gemma-3n per-layer embeddings).
+  std::vector<std::string> PackedTensors;
   std::string SourceName; ///< File the profile was declared in.
   bool FromStdlib = false;
 

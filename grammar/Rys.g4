@@ -77,6 +77,9 @@ profileItem
     | TENSORS WHEN fieldPath EQ value=literal
           (REQUIRE req=stringList)? (FORBID forb=stringList)? SEMI       # tensorFamilyItem
     | NOT_PER_LAYER fieldList SEMI                                       # notPerLayerItem
+    | WARN message=STRING (WHEN expr)? SEMI                              # warnItem
+    | DERIVE fieldPath ASSIGN expr SEMI                                  # deriveItem
+    | PACKED_TENSOR stringList SEMI                                      # packedTensorItem
     | unknown=IDENT (~(SEMI | RBRACE))* SEMI                             # unknownProfileItem
     ;
 
@@ -144,6 +147,7 @@ primary
 
 literal
     : INT
+    | FLOAT
     | STRING
     | TRUE_LIT
     | FALSE_LIT
@@ -157,7 +161,7 @@ name
     | KEEP | EXPECT | LAYERS | OUT | SRC | USE | PROFILE | EXTENDS | MATCH
     | MODEL_TYPE | DECODER | ROOT | LAYER_COUNT | STACK | FIELD | SCHEDULE
     | DEFAULT | GENERATES | EXTRA_STACK | PREFIX | COUNT | TENSORS | WHEN
-    | REQUIRE | FORBID | NOT_PER_LAYER | IN
+    | REQUIRE | FORBID | NOT_PER_LAYER | IN | WARN | DERIVE | PACKED_TENSOR
     ;
 
 // ---------------------------------------------------------------------------
@@ -199,6 +203,9 @@ REQUIRE      : 'require';
 FORBID       : 'forbid';
 NOT_PER_LAYER: 'not_per_layer';
 IN           : 'in';
+WARN         : 'warn';
+DERIVE       : 'derive';
+PACKED_TENSOR: 'packed_tensor';
 TRUE_LIT     : 'true';
 FALSE_LIT    : 'false';
 NULL_LIT     : 'null';
@@ -230,6 +237,7 @@ OR       : '||';
 NOT      : '!';
 ASSIGN   : '=';
 
+FLOAT    : [0-9]+ '.' [0-9]+;
 INT      : [0-9]+;
 IDENT    : [A-Za-z_] [A-Za-z0-9_]*;
 STRING   : '"' (~["\\\r\n] | '\\' ["\\nt])* '"';

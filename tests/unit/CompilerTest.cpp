@@ -213,3 +213,69 @@ TEST(Compiler, InlineProfileExtendsStdlib) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(Compiler, DeriveRescalesForLayerCount) {
+  Compile R("profile minicpm_like extends llama {\n  match model_type \"minicpm_like\";\n"
+            "  derive scale_depth = scale_depth * sqrt(float(n) / n_source);\n}\n"
+            "duplicate blocks[0:4] after times 3;\n",
+            R"({"model_type":"minicpm_like","num_hidden_layers":4,"scale_depth":1.4})",
+            llamaTensors(4));
+  ASSERT_TRUE(R.Result) << R.Output;
+  ASSERT_TRUE(R.edit("scale_depth"));
+  EXPECT_DOUBLE_EQ(R.edit("scale_depth")->New.get<double>(), 2.8);
+}
+
+TEST(Compiler, WarnWhenConditionHolds) {
+  Compile R("profile decay extends llama {\n  match model_type \"decay\";\n"
+            "  warn \"decay depends on the layer index\" when n_out != n;\n}\n"
+            "duplicate blocks[1:2] after;\n",
+            R"({"model_type":"decay","num_hidden_layers":4})", llamaTensors(4));
+  ASSERT_TRUE(R.Result);
+  EXPECT_NE(R.Output.find("r.rys:5:1: warning: decay depends on the layer index (profile "
+                          "'decay')"),
+            std::string::npos);
+}
+
+TEST(Compiler, PackedTensorRejected) {
+  std::vector<std::string> Tensors = llamaTensors(4);
+  Tensors.push_back("model.embed_tokens_per_layer.weight");
+  Compile R("profile packed extends llama {\n  match model_type \"packed\";\n"
+            "  packed_tensor \"embed_tokens_per_layer.weight\";\n}\n"
+            "duplicate blocks[1:2] after;\n",
+            R"({"model_type":"packed","num_hidden_layers":4})", Tensors);
+  EXPECT_FALSE(R.Result);
+  EXPECT_NE(R.Output.find("error: tensor 'model.embed_tokens_per_layer.weight' packs one slice "
+                          "per layer into its shape"),
+            std::string::npos);
+}
+
+TEST(Compiler, QuantizationIgnoreFollowsMap) {
+  std::string Config = R"({"model_type":"llama","num_hidden_layers":4,
+    "quantization_config":{"ignore":["lm_head","model.layers.1.mlp","model.layers.3",
+    "model.layers.*.self_attn"],"extra_config":{"model.layers.1.mlp.gate":{"bits":8},
+    "model.layers.0.mlp.gate":{"bits":4}}}})";
+  Compile R("duplicate blocks[1:2] after times 2;\n", Config, llamaTensors(4));
+  ASSERT_TRUE(R.Result) << R.Output;
+  ASSERT_TRUE(R.edit("quantization_config.ignore"));
+  EXPECT_EQ(R.edit("quantization_config.ignore")->New,
+            Json::parse(R"(["lm_head","model.layers.1.mlp","model.layers.2.mlp",
+              "model.layers.3.mlp","model.layers.5","model.layers.*.self_attn"])"));
+  ASSERT_TRUE(R.edit("quantization_config.extra_config"));
+  EXPECT_EQ(R.edit("quantization_config.extra_config")->New.dump(),
+            R"({"model.layers.0.mlp.gate":{"bits":4},"model.layers.1.mlp.gate":{"bits":8},)"
+            R"("model.layers.2.mlp.gate":{"bits":8},"model.layers.3.mlp.gate":{"bits":8}})");
+}
+
+TEST(Compiler, PinnedRegexRejected) {
+  std::string Config = R"({"model_type":"llama","num_hidden_layers":4,
+    "quantization_config":{"ignore":["re:model\\.layers\\.2\\..*"]}})";
+  Compile R("duplicate blocks[1:2] after;\n", Config, llamaTensors(4));
+  EXPECT_FALSE(R.Result);
+  EXPECT_NE(R.Output.find("error: 'quantization_config.ignore' holds the regular expression "
+                          "'re:model\\.layers\\.2\\..*', which names a decoder layer by number"),
+            std::string::npos);
+}
+
+} // namespace
