@@ -75,9 +75,22 @@ bool checkWindow(AnalysisState &State, const ast::Window &W) {
 
 void checkDropOverlaps(AnalysisState &State, const std::vector<LayerEdit> &Edits) {
   const auto &Statements = State.Recipe.Statements;
-  for (const LayerEdit &Drop : Edits) {
+  for (size_t Index = 0; Index < Edits.size(); ++Index) {
+    const LayerEdit &Drop = Edits[Index];
     if (Drop.Action != LayerEdit::Kind::Drop)
       continue;
+    for (size_t Earlier = 0; Earlier < Index; ++Earlier) {
+      const LayerEdit &Other = Edits[Earlier];
+      if (Other.Action != LayerEdit::Kind::Drop || Other.End <= Drop.Begin ||
+          Drop.End <= Other.Begin)
+        continue;
+      const ast::Window &W = Statements[Drop.Statement].Drop.Blocks;
+      State.Diags.warning(W.Range.Start,
+                          "drop " + windowText(W) + " overlaps the earlier drop " +
+                              windowText(Statements[Other.Statement].Drop.Blocks) +
+                              "; each layer is removed once",
+                          W.Range);
+    }
     for (const LayerEdit &Dup : Edits) {
       if (Dup.Action != LayerEdit::Kind::Duplicate)
         continue;

@@ -72,7 +72,8 @@ constexpr StringLiteral SplitTensorsCountKey = "split.tensors.count";
 /// The length of the split suffix "-00001-of-00003" without ".gguf".
 constexpr size_t SplitSuffixLength = 15;
 constexpr StringLiteral GgufExtension = ".gguf";
-constexpr unsigned MaxSplitCount = 99999;
+/// The largest number with the 5 digits of a split suffix.
+[[maybe_unused]] constexpr unsigned MaxSplitCount = 99999;
 
 bool isKnownValueType(uint32_t Id) {
   return Id <= static_cast<uint32_t>(ValueType::Float64);
@@ -259,14 +260,14 @@ public:
   Expected<uint64_t> readNumber(unsigned Size, const Twine &What) {
     char Buffer[8];
     if (Error E = read(Buffer, Size, What))
-      return std::move(E);
+      return E;
     return readLittleEndian(Buffer, Size);
   }
 
   Expected<std::string> readBytes(uint64_t Size, const Twine &What) {
     std::string Bytes(Size, '\0');
     if (Error E = read(Bytes.data(), Size, What))
-      return std::move(E);
+      return E;
     return Bytes;
   }
 
@@ -370,15 +371,15 @@ Expected<File> Parser::run() {
   uint64_t TensorCount = 0;
   uint64_t KeyValueCount = 0;
   if (Error E = parsePreamble(TensorCount, KeyValueCount))
-    return std::move(E);
+    return E;
   if (Error E = parseMetadata(KeyValueCount))
-    return std::move(E);
+    return E;
   if (Error E = checkAlignment())
-    return std::move(E);
+    return E;
   if (Error E = parseTensorInfos(TensorCount))
-    return std::move(E);
+    return E;
   if (Error E = checkDataLayout())
-    return std::move(E);
+    return E;
   return std::move(Result);
 }
 
@@ -630,7 +631,7 @@ Expected<TensorInfo> Parser::parseTensorInfo(uint64_t Index) {
     return TypeId.takeError();
   Tensor.Type = static_cast<uint32_t>(*TypeId);
   if (Error E = checkTensorType(Tensor, QuotedName))
-    return std::move(E);
+    return E;
 
   Expected<uint64_t> Offset =
       Input.readNumber(8, "the offset of tensor " + QuotedName);
@@ -823,7 +824,7 @@ StringRef valueTypeName(ValueType Type) {
 // --- Value ------------------------------------------------------------------
 
 Value Value::fromBits(ValueType Type, uint64_t Bits) {
-  unsigned Size = scalarSize(Type);
+  [[maybe_unused]] unsigned Size = scalarSize(Type);
   assert(Size != 0 && "fromBits needs a numeric or BOOL type");
   assert((Size == 8 || Bits >> (8 * Size) == 0) && "bits wider than the type");
   Value Result;
@@ -1221,12 +1222,12 @@ Expected<std::vector<File>> readSplitSet(StringRef FirstPath) {
                            "-00001-of-NNNNN.gguf; pass the first part of the "
                            "split set under its original name");
     if (Error E = checkSplitPosition(*Only, 0, 1))
-      return std::move(E);
+      return E;
     std::vector<File> Parts;
     Parts.push_back(std::move(*Only));
     if (Error E = checkSplitTensors(Parts))
-      return std::move(E);
-    return std::move(Parts);
+      return E;
+    return Parts;
   }
 
   auto [Index, Count] = *Position;
@@ -1247,12 +1248,12 @@ Expected<std::vector<File>> readSplitSet(StringRef FirstPath) {
     if (!Read)
       return Read.takeError();
     if (Error E = checkSplitPosition(*Read, Part - 1, Count))
-      return std::move(E);
+      return E;
     Parts.push_back(std::move(*Read));
   }
   if (Error E = checkSplitTensors(Parts))
-    return std::move(E);
-  return std::move(Parts);
+    return E;
+  return Parts;
 }
 
 } // namespace rysc::gguf

@@ -26,7 +26,7 @@ std::string joinPath(llvm::StringRef Dir, llvm::StringRef Name) {
   return std::string(Path);
 }
 
-llvm::Expected<Json> readJsonFile(const std::string &Path) {
+llvm::Expected<Json> readJsonFile(const std::string &Path, std::string *Text = nullptr) {
   auto Buffer = llvm::MemoryBuffer::getFile(Path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
   if (!Buffer)
     return fileError(Path, "cannot read: " + Buffer.getError().message());
@@ -46,6 +46,8 @@ llvm::Expected<Json> readJsonFile(const std::string &Path) {
   }
   if (!Value.is_object())
     return fileError(Path, "expected a JSON object at the top level");
+  if (Text)
+    *Text = (*Buffer)->getBuffer().str();
   return Value;
 }
 
@@ -179,7 +181,7 @@ llvm::Expected<HfModel> readHfModel(llvm::StringRef Dir) {
     return fileError(Dir, "cannot resolve: " + EC.message());
   Model.RealDir = std::string(Real);
 
-  auto Config = readJsonFile(joinPath(Dir, "config.json"));
+  auto Config = readJsonFile(joinPath(Dir, "config.json"), &Model.ConfigText);
   if (!Config)
     return Config.takeError();
   Model.Config = std::move(*Config);

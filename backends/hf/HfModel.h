@@ -32,6 +32,7 @@ struct HfModel {
   std::string Dir;          ///< As given by the user.
   std::string RealDir;      ///< Absolute, symlinks resolved.
   Json Config;
+  std::string ConfigText; ///< config.json as read, for byte-preserving edits.
   std::optional<Json> Index; ///< model.safetensors.index.json, when sharded.
   std::vector<Shard> Shards; ///< In index order (sorted file names).
   std::vector<SourceTensor> Tensors; ///< Shard by shard, in data-offset order.

@@ -158,8 +158,6 @@ void printPlanText(llvm::raw_ostream &OS, const HfModel &Model, const Compilatio
   printLayers(OS, C, Plan);
   OS << "\n";
   printFiles(OS, Plan);
-  for (const std::string &Warning : Plan.Warnings)
-    OS << "warning: " << Warning << "\n";
 }
 
 Json planToJson(const HfPlan &Plan) {

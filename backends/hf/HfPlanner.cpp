@@ -1,5 +1,6 @@
 // Planning a Hugging Face output folder.
 #include "backends/hf/HfPlanner.h"
+#include "backends/hf/ConfigRewrite.h"
 #include "compiler/Error.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -238,18 +239,21 @@ llvm::Expected<HfPlan> planHf(const HfModel &Model, const Compilation &C,
   Plan.WritesIndex = !SingleFile;
 
   Json Metadata = Model.Shards.empty() ? Json(nullptr) : Model.Shards.front().Header.Metadata;
-  for (const Shard &S : Model.Shards)
-    if (S.Header.Metadata != Metadata)
-      Plan.Warnings.push_back("source shards carry different __metadata__; every output shard "
-                              "takes the first shard's");
+  if (llvm::any_of(Model.Shards, [&](const Shard &S) { return S.Header.Metadata != Metadata; }))
+    Plan.Warnings.push_back("source shards carry different __metadata__; every output shard "
+                            "takes the first shard's");
   for (OutputShard &Shard : Plan.Shards)
     planShard(Plan, Shard, Metadata, SourceIds, Model);
 
   if (Plan.WritesIndex)
     addGeneratedFile(Plan, "model.safetensors.index.json", buildIndex(Model, Plan).dump(2) + "\n");
   Plan.ConfigRewritten = !C.Edits.empty();
-  if (Plan.ConfigRewritten)
-    addGeneratedFile(Plan, "config.json", C.OutputConfig.dump(2) + "\n");
+  if (Plan.ConfigRewritten) {
+    auto Text = rewriteConfigText(Model.ConfigText, C.Edits);
+    if (!Text)
+      return fileError(joinPath(Model.Dir, "config.json"), llvm::toString(Text.takeError()));
+    addGeneratedFile(Plan, "config.json", std::move(*Text));
+  }
   addGeneratedFile(Plan, "rysc.json", Options.ProvenanceJson);
   if (llvm::Error E = planCopiedFiles(Plan, Model, C))
     return std::move(E);

@@ -11,6 +11,7 @@
 #include "compiler/Parser.h"
 #include "compiler/Provenance.h"
 
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -73,17 +74,41 @@ bool compileSession(Session &S, const std::string &RecipePath, const std::string
   return S.Compiled.has_value();
 }
 
-std::string readConfigText(const hf::HfModel &Model) {
-  auto Buffer = llvm::MemoryBuffer::getFile(Model.Dir + "/config.json");
-  return Buffer ? (*Buffer)->getBuffer().str() : std::string();
-}
-
-llvm::Expected<hf::HfPlan> planSession(Session &S) {
+/// Plans the output. Plan warnings go through the diagnostics, so that
+/// --strict turns them into errors like any other warning.
+std::optional<hf::HfPlan> planSession(Session &S) {
   hf::HfPlanOptions Options;
   Options.MaxShardSize = S.Opts.MaxShardSize;
-  Json Provenance = buildProvenance(*S.Compiled, S.Source, "safetensors", readConfigText(*S.Model));
+  Json Provenance = buildProvenance(*S.Compiled, S.Source, "safetensors", S.Model->ConfigText);
   Options.ProvenanceJson = Provenance.dump(2) + "\n";
-  return hf::planHf(*S.Model, *S.Compiled, Options);
+  auto Plan = hf::planHf(*S.Model, *S.Compiled, Options);
+  if (!Plan) {
+    S.Diags.error(llvm::toString(Plan.takeError()));
+    return std::nullopt;
+  }
+  for (const std::string &Warning : Plan->Warnings)
+    S.Diags.warning(Warning);
+  if (S.Diags.hasErrors())
+    return std::nullopt;
+  return std::move(*Plan);
+}
+
+/// Rejects an output folder inside the source folder: a later run on the
+/// source would copy the output as if it were part of the model.
+bool checkOutputPlace(Session &S, const std::string &Out) {
+  llvm::SmallString<256> Parent(Out);
+  while (!Parent.empty() && !llvm::sys::fs::exists(Parent))
+    llvm::sys::path::remove_filename(Parent);
+  llvm::SmallString<256> Real;
+  if (Parent.empty() || llvm::sys::fs::real_path(Parent, Real))
+    return true;
+  llvm::StringRef Source = S.Model->RealDir;
+  if (Real == Source || llvm::StringRef(Real).startswith((Source + "/").str())) {
+    S.Diags.error("'" + Out + "': the output folder must not be inside the source folder '" +
+                  S.Model->Dir + "'");
+    return false;
+  }
+  return true;
 }
 
 void printSummary(llvm::raw_ostream &OS, Session &S) {
@@ -132,10 +157,9 @@ int runPlan(const driver::Options &Opts) {
 
   std::optional<hf::HfPlan> Plan;
   if (ModelDir) {
-    auto Planned = planSession(S);
-    if (!Planned)
-      return reportError(Planned.takeError());
-    Plan = std::move(*Planned);
+    Plan = planSession(S);
+    if (!Plan)
+      return Failure;
   }
 
   if (Opts.Format == "json") {
@@ -159,8 +183,8 @@ int runApply(const driver::Options &Opts) {
   if (!compileSession(S, Opts.Positional[0], &Opts.Positional[1]))
     return Failure;
   auto Plan = planSession(S);
-  if (!Plan)
-    return reportError(Plan.takeError());
+  if (!Plan || !checkOutputPlace(S, Opts.Positional[2]))
+    return Failure;
 
   ExecuteOptions Exec;
   Exec.Jobs = Opts.Jobs;
@@ -179,8 +203,6 @@ int runApply(const driver::Options &Opts) {
   llvm::outs() << "\nwrote " << Opts.Positional[2] << ": " << Plan->Shards.size()
                << " shard(s), " << Plan->Write.Files.size() << " files, "
                << hf::formatBytes(Total) << "\n";
-  for (const std::string &Warning : Plan->Warnings)
-    llvm::errs() << "rysc: warning: " << Warning << "\n";
   return Success;
 }
 
