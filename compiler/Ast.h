@@ -144,6 +144,7 @@ struct ProfileDecl {
   std::optional<std::string> Base;
   llvm::SMRange BaseRange;
   std::vector<std::string> ModelTypes;
+  std::vector<std::string> GgufArchs;
   /// Candidate decoder configs; an empty path means the config root.
   std::vector<FieldPath> DecoderPaths;
   bool HasDecoder = false;

@@ -12,6 +12,14 @@ uint32_t DecoderStack::inlineCount() const {
   return Count;
 }
 
+uint32_t DecoderStack::countedInline() const {
+  uint32_t Count = 0;
+  for (const InlineStack &Stack : Inline)
+    if (Stack.Counted)
+      Count += Stack.Count;
+  return Count;
+}
+
 std::string DecoderStack::fullPath(llvm::StringRef Relative) const {
   return DecoderPath.empty() ? Relative.str() : DecoderPath + "." + Relative.str();
 }

@@ -22,6 +22,10 @@ struct ModelFacts {
   std::string ConfigName; ///< Shown in diagnostics, e.g. "model/config.json".
   Json Config;            ///< The whole config.
   std::vector<std::string> TensorNames;
+  /// For GGUF input: general.architecture. Profiles are then matched by
+  /// `match gguf_arch`, and the decoder config defaults to the object of
+  /// that name (the "{arch}.*" keys).
+  std::string GgufArch;
 };
 
 struct CompileOptions {
@@ -43,6 +47,7 @@ struct ConfigEdit {
 struct InlineStack {
   std::string Name;
   uint32_t Count = 0;
+  bool Counted = false; ///< Included in the layer-count field.
 };
 
 /// Where the decoder lives in the config and in the tensor names.
@@ -53,6 +58,8 @@ struct DecoderStack {
   std::vector<InlineStack> Inline;
 
   uint32_t inlineCount() const;
+  /// Inline layers that the layer-count field includes.
+  uint32_t countedInline() const;
   /// Returns the full dotted path of a decoder-relative field.
   std::string fullPath(llvm::StringRef Relative) const;
 };

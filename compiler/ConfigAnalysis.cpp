@@ -38,7 +38,9 @@ public:
 
   void run() {
     Output = State.Model->Config;
-    recordEdit(Stack.CountField, Json(State.SourceCount), Json(Map.size()), "layer count");
+    uint32_t Counted = Stack.countedInline();
+    recordEdit(Stack.CountField, Json(State.SourceCount + Counted), Json(Map.size() + Counted),
+               "layer count");
     collectDeclaredFields();
     collectUnknownLists(*State.SourceDecoder, "");
     resolveStatements();
@@ -227,14 +229,22 @@ private:
 
   // --- Schedules -------------------------------------------------------------
 
-  /// Evaluates \p Schedule for every output layer in the output config;
-  /// returns nullopt after reporting an evaluation error.
+  /// The inline extra layers a schedule covers: those of a target list that
+  /// carries entries past the trunk (GGUF arrays include MTP blocks).
+  uint32_t scheduleExtra(const ScheduleSpec &Schedule) const {
+    const FieldSpec *Target = P.findField(Schedule.Target);
+    return Target && Target->Tail ? Stack.inlineCount() : 0;
+  }
+
+  /// Evaluates \p Schedule for every output layer in the output config, with
+  /// `n` the trunk count and \p Extra inline layers after it; returns
+  /// nullopt after reporting an evaluation error.
   std::optional<std::vector<Json>> evaluateOutput(const ScheduleSpec &Schedule,
                                                   const Json &Scalar, const Json &Decoder,
-                                                  uint32_t Count) {
+                                                  uint32_t Count, uint32_t Extra) {
     std::vector<Json> Values;
     EvalContext Context{0, Count, &Decoder, {{Schedule.Scalar, Scalar}}};
-    for (uint32_t Layer = 0; Layer < Count; ++Layer) {
+    for (uint32_t Layer = 0; Layer < Count + Extra; ++Layer) {
       Context.LayerIndex = Layer;
       auto Value = evaluate(*Schedule.Generator, Context);
       if (!Value) {
@@ -256,12 +266,15 @@ private:
   /// The schedule the output must have: the source schedule moved through
   /// the map, taken from the explicit list when the source has one.
   std::optional<std::vector<Json>> mappedTruth(const ScheduleSpec &Schedule, const Json &Scalar,
-                                               llvm::ArrayRef<uint32_t> LayerMap) {
+                                               llvm::ArrayRef<uint32_t> TrunkMap) {
     const FieldSpec *Target = P.findField(Schedule.Target);
     const Json *Explicit = lookupPath(*State.SourceDecoder, Schedule.Target);
+    std::vector<uint32_t> Sources(TrunkMap.begin(), TrunkMap.end());
+    for (uint32_t Index = 0; Index < scheduleExtra(Schedule); ++Index)
+      Sources.push_back(State.SourceCount + Index);
     std::vector<Json> Truth;
     EvalContext Context{0, State.SourceCount, State.SourceDecoder, {{Schedule.Scalar, Scalar}}};
-    for (uint32_t Source : LayerMap) {
+    for (uint32_t Source : Sources) {
       if (Target && Explicit && !Explicit->is_null()) {
         Truth.push_back(perLayerValue(*Target, *Explicit, Source));
         continue;
@@ -295,7 +308,7 @@ private:
     Json Scalar = HasScalar ? *Present : *Schedule.Default;
 
     auto Truth = mappedTruth(Schedule, Scalar, Map);
-    auto Generated = Truth ? evaluateOutput(Schedule, Scalar, outputDecoder(), Map.size())
+    auto Generated = Truth ? evaluateOutput(Schedule, Scalar, outputDecoder(), Map.size(), scheduleExtra(Schedule))
                            : std::nullopt;
     if (!Generated)
       return;
@@ -309,7 +322,8 @@ private:
 
   bool recomputeThreshold(const ScheduleSpec &Schedule, const std::vector<Json> &Truth) {
     for (uint32_t Candidate = 0; Candidate <= Map.size(); ++Candidate) {
-      auto Generated = evaluateOutput(Schedule, Json(Candidate), outputDecoder(), Map.size());
+      auto Generated = evaluateOutput(Schedule, Json(Candidate), outputDecoder(), Map.size(),
+                                      scheduleExtra(Schedule));
       if (!Generated)
         return true;
       if (firstMismatch(*Generated, Truth))
@@ -353,7 +367,7 @@ private:
                       " no longer generates the layer schedule (" + Where + "); the explicit '" +
                       TargetPath + "' list is " + (Materialize ? "added" : "written") +
                       ", but readers that use only '" + Schedule.Scalar +
-                      "' will build the wrong layers",
+                      "' will build the wrong layers" + suggestWindow(Schedule, Scalar),
                   State.Anchor);
   }
 
@@ -373,8 +387,8 @@ private:
         if (End <= Original.Begin || End > State.SourceCount)
           continue;
         if (windowWorks(Schedule, Scalar, Duplicates.front(), static_cast<uint32_t>(End)))
-          return "; a window that works: blocks[" + std::to_string(Original.Begin) + ":" +
-                 std::to_string(End) + "]";
+          return "; a window that keeps it valid: blocks[" + std::to_string(Original.Begin) +
+                 ":" + std::to_string(End) + "]";
       }
     return "";
   }
@@ -398,7 +412,7 @@ private:
         llvm::consumeError(New.takeError());
 
     auto Truth = mappedTruth(Schedule, Scalar, Candidate);
-    auto Generated = evaluateOutput(Schedule, Scalar, Decoder, Candidate.size());
+    auto Generated = evaluateOutput(Schedule, Scalar, Decoder, Candidate.size(), scheduleExtra(Schedule));
     return Truth && Generated && !firstMismatch(*Generated, *Truth);
   }
 
@@ -424,7 +438,7 @@ private:
     Json Value = Scalar && !Scalar->is_null() ? *Scalar : Schedule->Default.value_or(nullptr);
     if (Value.is_null())
       return std::nullopt;
-    return evaluateOutput(*Schedule, Value, outputDecoder(), Map.size());
+    return evaluateOutput(*Schedule, Value, outputDecoder(), Map.size(), 0);
   }
 
   const std::map<uint32_t, std::set<std::string>> &suffixesBySourceLayer() {

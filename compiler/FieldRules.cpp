@@ -24,6 +24,8 @@ llvm::Expected<Json> remapField(const FieldSpec &Spec, const Json &Old,
 
 llvm::Expected<Json> remapValues(const FieldSpec &Spec, const Json &Old,
                                  llvm::ArrayRef<uint32_t> Map, uint32_t SourceCount) {
+  if (Spec.Broadcast && !Old.is_array())
+    return Old;
   if (!Old.is_array())
     return plainError("expected a list with one entry per layer, found " +
                       llvm::StringRef(Old.type_name()));

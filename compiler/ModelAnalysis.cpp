@@ -29,6 +29,15 @@ const Profile *selectProfile(AnalysisState &State, ProfileRegistry &Registry) {
   }
 
   const Json &Config = State.Model->Config;
+  if (!State.Model->GgufArch.empty()) {
+    if (const Profile *Found = Registry.matchGgufArch(State.Model->GgufArch))
+      return Found;
+    State.Diags.warning("no profile matches GGUF architecture '" + State.Model->GgufArch +
+                        "' in '" + State.Model->ConfigName +
+                        "'; using the generic GGUF rules (declare a profile in the recipe to be "
+                        "exact)");
+    return Registry.find("gguf_generic");
+  }
   for (const char *Path : {"model_type", "text_config.model_type"}) {
     const Json *Type = lookupPath(Config, Path);
     if (!Type || !Type->is_string())
@@ -50,7 +59,7 @@ bool findDecoder(AnalysisState &State, const Profile &P) {
   const Json &Config = State.Model->Config;
   std::vector<std::string> Decoders = P.DecoderPaths;
   if (Decoders.empty())
-    Decoders.push_back("");
+    Decoders.push_back(State.Model->GgufArch);
   std::vector<std::string> Tried;
   for (const std::string &Decoder : Decoders) {
     const Json *Object = Decoder.empty() ? &Config : lookupPath(Config, Decoder);
@@ -90,8 +99,20 @@ bool resolveInlineStacks(AnalysisState &State, const Profile &P) {
                         "' must be a small non-negative count, found " + Count->dump());
       return false;
     }
-    if (Count->get<uint64_t>() > 0)
-      State.Result.Stack.Inline.push_back({Spec.Name, static_cast<uint32_t>(Count->get<uint64_t>())});
+    uint32_t Layers = static_cast<uint32_t>(Count->get<uint64_t>());
+    if (Layers == 0)
+      continue;
+    if (Spec.Counted && Layers >= State.SourceCount) {
+      State.Diags.error("'" + State.Model->ConfigName + "': '" +
+                        State.Result.Stack.fullPath(Spec.CountField) + "' = " +
+                        std::to_string(Layers) + " leaves no trunk layers in a layer count of " +
+                        std::to_string(State.SourceCount));
+      return false;
+    }
+    // A counted stack's layers are part of the count field but not of the trunk.
+    if (Spec.Counted)
+      State.SourceCount -= Layers;
+    State.Result.Stack.Inline.push_back({Spec.Name, Layers, Spec.Counted});
   }
   return true;
 }

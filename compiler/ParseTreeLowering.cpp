@@ -293,8 +293,9 @@ bool Lowering::lowerProfileItem(RysParser::ProfileItemContext *Context, ast::Pro
 bool Lowering::lowerStructureItem(RysParser::ProfileItemContext *Context,
                                   ast::ProfileDecl &Profile) {
   if (auto *Match = dynamic_cast<RysParser::MatchItemContext *>(Context)) {
+    auto &Into = Match->GGUF_ARCH() ? Profile.GgufArchs : Profile.ModelTypes;
     for (std::string &Type : lowerStrings(Match->stringList()))
-      Profile.ModelTypes.push_back(std::move(Type));
+      Into.push_back(std::move(Type));
     return true;
   }
   if (auto *Decoder = dynamic_cast<RysParser::DecoderItemContext *>(Context)) {

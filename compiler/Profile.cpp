@@ -91,6 +91,8 @@ public:
   void apply(const ast::ProfileDecl &Decl) {
     if (!Decl.ModelTypes.empty())
       Result.ModelTypes = Decl.ModelTypes;
+    if (!Decl.GgufArchs.empty())
+      Result.GgufArchs = Decl.GgufArchs;
     if (Decl.HasDecoder) {
       Result.DecoderPaths.clear();
       for (const ast::FieldPath &Path : Decl.DecoderPaths)
@@ -142,8 +144,13 @@ private:
   }
 
   void applyFieldOption(FieldSpec &Spec, const std::string &Option, llvm::SMRange Range) {
-    static const std::vector<std::string> Known = {"one_based", "tail", "truncate"};
-    if (Option == "one_based" && Spec.Kind == FieldKind::Indices)
+    static const std::vector<std::string> Known = {"one_based", "tail",  "truncate", "broadcast",
+                                                   "bool",      "int32", "uint32",   "float32"};
+    if (Option == "bool" || Option == "int32" || Option == "uint32" || Option == "float32")
+      Spec.StorageType = Option;
+    else if (Option == "broadcast" && Spec.Kind == FieldKind::Values)
+      Spec.Broadcast = true;
+    else if (Option == "one_based" && Spec.Kind == FieldKind::Indices)
       Spec.OneBased = true;
     else if (Option == "tail" && Spec.Kind != FieldKind::Indices)
       Spec.Tail = true;
@@ -181,13 +188,14 @@ private:
   void applyExtraStack(const ast::ExtraStackDecl &Decl) {
     ExtraStackSpec Spec;
     Spec.Name = Decl.Name;
-    if (Decl.Placement == "inline") {
+    if (Decl.Placement == "inline" || Decl.Placement == "counted") {
       Spec.Inline = true;
+      Spec.Counted = Decl.Placement == "counted";
     } else if (Decl.Placement != "separate") {
       Diags.error(Decl.PlacementRange.Start,
                   "unknown extra-stack placement '" + Decl.Placement +
-                      "'; expected inline or separate" +
-                      didYouMean(Decl.Placement, {"inline", "separate"}),
+                      "'; expected inline, counted or separate" +
+                      didYouMean(Decl.Placement, {"inline", "counted", "separate"}),
                   Decl.PlacementRange);
       return;
     }
@@ -283,6 +291,7 @@ void ProfileRegistry::addDecl(DiagnosticEngine &Diags, const ast::ProfileDecl &D
       *Result = *Base;
       // A derived profile matches only the model types it lists itself.
       Result->ModelTypes.clear();
+      Result->GgufArchs.clear();
     } else {
       // Reported, and the items are still checked so one run shows all.
       Diags.error(Decl.BaseRange.Start,
@@ -309,6 +318,14 @@ const Profile *ProfileRegistry::matchModelType(llvm::StringRef ModelType) const 
   for (bool Stdlib : {false, true})
     for (const auto &P : Profiles)
       if (P->FromStdlib == Stdlib && llvm::is_contained(P->ModelTypes, ModelType))
+        return P.get();
+  return nullptr;
+}
+
+const Profile *ProfileRegistry::matchGgufArch(llvm::StringRef Arch) const {
+  for (bool Stdlib : {false, true})
+    for (const auto &P : Profiles)
+      if (P->FromStdlib == Stdlib && llvm::is_contained(P->GgufArchs, Arch))
         return P.get();
   return nullptr;
 }

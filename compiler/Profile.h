@@ -36,6 +36,10 @@ struct FieldSpec {
   bool OneBased = false; ///< Indices count from 1 (Kimi-Linear).
   bool Tail = false;     ///< Entries past the layer count (MTP) are carried unchanged.
   bool Truncate = false; ///< Entries past the layer count are dropped.
+  bool Broadcast = false; ///< A scalar stands for every layer and stays as it is.
+  /// Element type for binary formats when the field is written new:
+  /// "bool", "int32", "uint32", "float32", or empty for the default.
+  std::string StorageType;
   llvm::SMRange Range;
 };
 
@@ -61,6 +65,9 @@ struct ExtraStackSpec {
   /// model.layers.61); separate stacks have their own prefix and are copied
   /// unchanged.
   bool Inline = false;
+  /// Counted stacks are inline and also included in the layer count, as
+  /// GGUF's block_count includes nextn_predict_layers.
+  bool Counted = false;
   std::string Prefix;     ///< Separate stacks: the tensor-name prefix.
   std::string CountField; ///< Relative to the decoder config.
 };
@@ -93,6 +100,7 @@ struct Profile {
   std::string Name;
   std::string Base;
   std::vector<std::string> ModelTypes;
+  std::vector<std::string> GgufArchs;
   std::vector<std::string> DecoderPaths; ///< "" is the config root.
   std::vector<std::string> LayerCountFields;
   std::vector<std::string> StackPrefixes;
@@ -129,6 +137,8 @@ public:
   const Profile *find(llvm::StringRef Name) const;
   /// Returns the first profile listing \p ModelType, recipe profiles first.
   const Profile *matchModelType(llvm::StringRef ModelType) const;
+  /// Returns the first profile listing \p Arch as a GGUF architecture.
+  const Profile *matchGgufArch(llvm::StringRef Arch) const;
   std::vector<std::string> names() const;
   std::vector<const Profile *> stdlibProfiles() const;
   /// Returns the stdlib text of the file that declares profile \p Name.

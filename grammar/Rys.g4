@@ -65,7 +65,7 @@ profileDecl
     ;
 
 profileItem
-    : MATCH MODEL_TYPE stringList SEMI                                   # matchItem
+    : MATCH (MODEL_TYPE | GGUF_ARCH) stringList SEMI                     # matchItem
     | DECODER decoderPath (COMMA decoderPath)* SEMI                      # decoderItem
     | LAYER_COUNT fieldList SEMI                                         # layerCountItem
     | STACK stringList SEMI                                              # stackItem
@@ -161,7 +161,7 @@ name
     | KEEP | EXPECT | LAYERS | OUT | SRC | USE | PROFILE | EXTENDS | MATCH
     | MODEL_TYPE | DECODER | ROOT | LAYER_COUNT | STACK | FIELD | SCHEDULE
     | DEFAULT | GENERATES | EXTRA_STACK | PREFIX | COUNT | TENSORS | WHEN
-    | REQUIRE | FORBID | NOT_PER_LAYER | IN | WARN | DERIVE | PACKED_TENSOR
+    | REQUIRE | FORBID | NOT_PER_LAYER | IN | WARN | DERIVE | PACKED_TENSOR | GGUF_ARCH
     ;
 
 // ---------------------------------------------------------------------------
@@ -186,6 +186,7 @@ PROFILE      : 'profile';
 EXTENDS      : 'extends';
 MATCH        : 'match';
 MODEL_TYPE   : 'model_type';
+GGUF_ARCH    : 'gguf_arch';
 DECODER      : 'decoder';
 ROOT         : 'root';
 LAYER_COUNT  : 'layer_count';
