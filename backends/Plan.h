@@ -14,9 +14,13 @@
 
 namespace rysc {
 
+/// The CopyRange::Source value that writes zero bytes instead of copying,
+/// for padding between tensors.
+constexpr uint32_t ZeroFill = UINT32_MAX;
+
 /// One byte range copied from a source file into an output file.
 struct CopyRange {
-  uint32_t Source = 0;       ///< Index into WritePlan::Sources.
+  uint32_t Source = 0;       ///< Index into WritePlan::Sources, or ZeroFill.
   uint64_t SourceOffset = 0; ///< Absolute offset in the source file.
   uint64_t Length = 0;
   uint64_t OutputOffset = 0; ///< Absolute offset in the output file.

@@ -153,7 +153,7 @@ Error checkCopyLayout(const WritePlan &Plan, const PlannedFile &File) {
   uint64_t End = File.Prefix.size();
   for (size_t I = 0; I < File.Copies.size(); ++I) {
     const CopyRange &Copy = File.Copies[I];
-    if (Copy.Source >= Plan.Sources.size())
+    if (Copy.Source != ZeroFill && Copy.Source >= Plan.Sources.size())
       return fileError(File.Path, "copy " + Twine(I) + " reads source " +
                                       Twine(Copy.Source) +
                                       " but the plan has " +
@@ -457,6 +457,8 @@ private:
   Expected<uint64_t> copyChunkBuffered(Job &J, const CopyStep &Step,
                                        uint64_t Done, uint64_t Want, int Output,
                                        const std::string &Display);
+  Error writeZeros(int Output, uint64_t Offset, uint64_t Size,
+                   const std::string &Display);
   Error writeAll(int Output, const char *Data, uint64_t Size, uint64_t Offset,
                  const std::string &Display);
   void logCopy(const CopyStep &Step, const std::string &Display);
@@ -577,6 +579,11 @@ Error PlanWriter::writeContent(Job &J, const PlannedFile &File, int Output,
           writeAll(Output, File.Prefix.data(), File.Prefix.size(), 0, Display))
     return E;
   for (const CopyRange &Range : File.Copies) {
+    if (Range.Source == ZeroFill) {
+      if (Error E = writeZeros(Output, Range.OutputOffset, Range.Length, Display))
+        return E;
+      continue;
+    }
     CopyStep Step{&Sources[Range.Source], Range.SourceOffset,
                   Range.OutputOffset, Range.Length};
     if (Error E = copy(J, Step, Output, Display))
@@ -661,6 +668,19 @@ Expected<uint64_t> PlanWriter::copyChunkBuffered(Job &J, const CopyStep &Step,
                          Step.OutputOffset + Done, Display))
     return E;
   return static_cast<uint64_t>(Count);
+}
+
+Error PlanWriter::writeZeros(int Output, uint64_t Offset, uint64_t Size,
+                             const std::string &Display) {
+  static const char Zeros[4096] = {};
+  while (Size > 0) {
+    uint64_t Chunk = std::min<uint64_t>(Size, sizeof(Zeros));
+    if (Error E = writeAll(Output, Zeros, Chunk, Offset, Display))
+      return E;
+    Offset += Chunk;
+    Size -= Chunk;
+  }
+  return Error::success();
 }
 
 Error PlanWriter::writeAll(int Output, const char *Data, uint64_t Size,
@@ -798,6 +818,64 @@ Error executePlan(const WritePlan &Plan, StringRef OutDir,
   if (Error E = writeAndSync(Plan, *Sources, *Temp, *Folder, Options))
     return E;
   return installOutputFolder(*Temp, *Folder, *State);
+}
+
+Error executePlanAsFiles(const WritePlan &Plan, StringRef OutFile,
+                         const ExecuteOptions &Options) {
+  if (Error E = checkPlan(Plan, Options))
+    return E;
+  Expected<OutputFolder> Target = splitOutputFolder(OutFile);
+  if (!Target)
+    return Target.takeError();
+  Expected<std::vector<SourceFile>> Sources = openSources(Plan);
+  if (!Sources)
+    return Sources.takeError();
+
+  // Each planned file lands beside OutFile; none may be a source, and none
+  // may replace an existing file without --force.
+  std::set<std::string> RealSources;
+  for (const SourceFile &Source : *Sources)
+    if (Expected<std::string> Real = resolvePath(Source.Path))
+      RealSources.insert(*Real);
+    else
+      return Real.takeError();
+  for (const PlannedFile &File : Plan.Files) {
+    if (StringRef(File.Path).contains('/'))
+      return fileError(File.Path, "a file-set output cannot have subfolders");
+    std::string Path = Target->Parent + "/" + File.Path;
+    struct stat Status;
+    if (::lstat(Path.c_str(), &Status) != 0)
+      continue;
+    Expected<std::string> Real = resolvePath(Path);
+    if (Real && RealSources.count(*Real))
+      return fileError(Path, "is an input of this run; choose another output name");
+    if (!Real)
+      consumeError(Real.takeError());
+    if (!S_ISREG(Status.st_mode))
+      return fileError(Path, "exists and is not a regular file");
+    if (!Options.Force)
+      return fileError(Path, "already exists; pass --force to replace it");
+  }
+
+  Expected<TemporaryFolder> Temp = TemporaryFolder::create(*Target, "tmp");
+  if (!Temp)
+    return Temp.takeError();
+  if (Error E = writeAndSync(Plan, *Sources, *Temp, *Target, Options))
+    return E;
+  if (wasInterrupted())
+    return plainError("interrupted");
+
+  // NOTE: the files are renamed one by one; a failure part-way leaves the
+  // earlier ones in place, each complete, and the error says so.
+  for (const PlannedFile &File : Plan.Files) {
+    std::string Path = Target->Parent + "/" + File.Path;
+    if (Error E = renamePath(Temp->path() + "/" + File.Path, Path, Path))
+      return joinErrors(std::move(E),
+                        plainError("earlier files of this output were already moved into place"));
+  }
+  (void)::rmdir(Temp->path().c_str());
+  Temp->release();
+  return syncFolder(Target->Parent);
 }
 
 void installInterruptHandlers() {

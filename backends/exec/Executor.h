@@ -42,6 +42,14 @@ struct ExecuteOptions {
 llvm::Error executePlan(const WritePlan &Plan, llvm::StringRef OutDir,
                         const ExecuteOptions &Options);
 
+/// Writes the files of \p Plan, which must have no subfolders, beside
+/// \p OutFile (in its folder): into a temporary folder first, then each is
+/// renamed into place. An existing file is replaced only with
+/// Options.Force, and never when it is one of the plan's sources. Used for
+/// single-file outputs such as GGUF files and their split parts.
+llvm::Error executePlanAsFiles(const WritePlan &Plan, llvm::StringRef OutFile,
+                               const ExecuteOptions &Options);
+
 /// Installs SIGINT and SIGTERM handlers that only set the flag read by
 /// wasInterrupted().
 void installInterruptHandlers();

@@ -57,7 +57,8 @@ static_assert(std::size(Types) == 43, "GGML_TYPE_COUNT is 43");
 /// such as a long string, go straight into their destination.
 constexpr uint64_t ReadChunkSize = uint64_t(1) << 20;
 
-/// The most bytes of a key, name or string value quoted in a message.
+/// The maximum number of bytes of a key, name or string value quoted in a
+/// message.
 constexpr size_t MaxQuotedLength = 100;
 
 /// The largest file size accepted, the largest off_t. Keeping every offset
@@ -143,18 +144,18 @@ std::optional<uint64_t> multiply(uint64_t A, uint64_t B) {
 /// LLVM 14's createStringError copies a message through c_str(), so a raw
 /// NUL byte would end it early.
 std::string quote(StringRef Text) {
-  StringRef Shown = Text;
+  StringRef Excerpt = Text;
   bool Cut = Text.size() > MaxQuotedLength;
   if (Cut) {
     size_t End = MaxQuotedLength;
     // Cut before a UTF-8 continuation byte rather than inside a character.
     while (End > 0 && (static_cast<unsigned char>(Text[End]) & 0xc0) == 0x80)
       --End;
-    Shown = Text.take_front(End);
+    Excerpt = Text.take_front(End);
   }
 
   std::string Quoted = "'";
-  for (unsigned char Byte : Shown) {
+  for (unsigned char Byte : Excerpt) {
     if (Byte < 0x20 || Byte == 0x7f) {
       Quoted += "\\x";
       Quoted += hexdigit(Byte >> 4);
@@ -235,26 +236,32 @@ public:
   uint64_t offset() const { return Offset; }
   uint64_t remaining() const { return FileSize - Offset; }
 
-  /// Copies the next \p Size bytes, which \p What names for messages, into
-  /// \p Destination.
-  Error read(char *Destination, uint64_t Size, const Twine &What) {
+  /// Checks that the next \p Size bytes, which \p What names for messages,
+  /// lie inside the file and, for a prefix, inside the prefix.
+  Error require(uint64_t Size, const Twine &What) const {
     if (Size > remaining())
       return fileError(Path, "truncated: " + What + " at offset " +
                                  Twine(Offset) + " needs " + Twine(Size) +
                                  " bytes, but the file ends at offset " +
                                  Twine(FileSize));
-    if (Descriptor < 0) {
-      if (Size > Prefix.size() - Offset)
-        return fileError(Path, "truncated: " + What + " at offset " +
-                                   Twine(Offset) + " needs " + Twine(Size) +
-                                   " bytes, but only the first " +
-                                   Twine(Prefix.size()) +
-                                   " bytes of the file were given");
-      std::memcpy(Destination, Prefix.data() + Offset, Size);
-      Offset += Size;
-      return Error::success();
-    }
-    return readFromFile(Destination, Size);
+    if (Descriptor < 0 && Size > Prefix.size() - Offset)
+      return fileError(Path, "truncated: " + What + " at offset " +
+                                 Twine(Offset) + " needs " + Twine(Size) +
+                                 " bytes, but only the first " +
+                                 Twine(Prefix.size()) +
+                                 " bytes of the file were given");
+    return Error::success();
+  }
+
+  /// Copies the next \p Size bytes into \p Destination.
+  Error read(char *Destination, uint64_t Size, const Twine &What) {
+    if (Error E = require(Size, What))
+      return E;
+    if (Descriptor >= 0)
+      return readFromFile(Destination, Size);
+    std::memcpy(Destination, Prefix.data() + Offset, Size);
+    Offset += Size;
+    return Error::success();
   }
 
   Expected<uint64_t> readNumber(unsigned Size, const Twine &What) {
@@ -265,6 +272,10 @@ public:
   }
 
   Expected<std::string> readBytes(uint64_t Size, const Twine &What) {
+    // Checked before allocating, so that a length read from the file cannot
+    // allocate more than the bytes that exist.
+    if (Error E = require(Size, What))
+      return E;
     std::string Bytes(Size, '\0');
     if (Error E = read(Bytes.data(), Size, What))
       return E;
@@ -398,10 +409,10 @@ Error Parser::parsePreamble(uint64_t &TensorCount, uint64_t &KeyValueCount) {
     return error("GGUF version " + Twine(*Version) + " (0x" +
                  utohexstr(*Version) +
                  ") has its low 16 bits zero, so the file is big-endian or "
-                 "corrupt; only little-endian files are supported");
+                 "corrupt, and only little-endian files are supported");
   if (*Version == 1)
-    return error("GGUF version 1 is not supported, expected version 2 or 3; "
-                 "convert the model again with a current llama.cpp");
+    return error("GGUF version 1 is not supported, expected 2 or 3 (convert "
+                 "the model again with a current llama.cpp)");
   if (*Version != 2 && *Version != 3)
     return error("unsupported GGUF version " + Twine(*Version) +
                  ", expected 2 or 3");
@@ -449,8 +460,8 @@ Expected<std::string> Parser::parseString(const Twine &What) {
 }
 
 Error Parser::parseMetadata(uint64_t Count) {
-  // Maps each key to the index of its pair. The vector is not reserved up
-  // front because Count comes from the file.
+  // Maps each key to the index of its pair. Result.Metadata is not reserved
+  // up front because Count comes from the file.
   StringMap<uint64_t> KeyIndex;
   for (uint64_t I = 0; I < Count; ++I) {
     Expected<std::string> Key =
@@ -507,7 +518,7 @@ Expected<Value> Parser::parseArray(const std::string &QuotedKey) {
     return TypeId.takeError();
   if (*TypeId == static_cast<uint32_t>(ValueType::Array))
     return error("key " + QuotedKey +
-                 " is an array of arrays; arrays of arrays are not "
+                 " is an array of arrays, but arrays of arrays are not "
                  "supported, as in llama.cpp");
   if (!isKnownValueType(*TypeId))
     return error("key " + QuotedKey + " has unknown array element type id " +
@@ -574,6 +585,9 @@ Error Parser::checkAlignment() {
   if (!isPowerOf2_64(Bits))
     return error("key 'general.alignment' is " + Twine(Bits) +
                  ", expected a power of two");
+  if (Bits > MaxAlignment)
+    return error("key 'general.alignment' is " + Twine(Bits) +
+                 ", which exceeds the limit of " + Twine(MaxAlignment));
   Result.Alignment = static_cast<uint32_t>(Bits);
   return Error::success();
 }
@@ -657,6 +671,8 @@ Error Parser::checkTensorType(TensorInfo &Tensor,
     }
   }
 
+  // NOTE: files with ik_llama.cpp-only types (for example ids 31-33, 36 and
+  // 133 upward) are rejected here, because their sizes are not in the table.
   const TypeTraits *Traits = lookupType(Tensor.Type);
   if (!Traits)
     return error("unknown or removed ggml type id " +
@@ -687,8 +703,9 @@ Error Parser::checkDataLayout() {
   uint64_t InfoEnd = Input.offset();
   uint64_t Padded = paddedSize(InfoEnd, Result.Alignment);
   if (Result.Tensors.empty()) {
-    // llama.cpp seeks to the data section only when there are tensors, so
-    // a file without them may end before the padding.
+    // llama.cpp's reader (ggml/src/gguf.cpp) seeks to the data section only
+    // when there are tensors, so a file without them may end before the
+    // padding.
     Result.DataStart = std::min(Padded, FileSize);
     return Error::success();
   }
@@ -776,7 +793,7 @@ Error checkSplitTensors(ArrayRef<File> Parts) {
 
   bool Required = Parts.size() > 1;
   std::string Reason = "because the " + std::to_string(Parts.size()) +
-                       (Parts.size() == 1 ? " part holds " : " parts hold ") +
+                       (Parts.size() == 1 ? " part contains " : " parts contain ") +
                        std::to_string(Total) + " tensors";
   for (const File &Part : Parts) {
     if (Error E = checkSplitKey(Part, SplitTensorsCountKey, ValueType::Int32,
@@ -1146,6 +1163,7 @@ std::string buildHeader(uint32_t Version, ArrayRef<KeyValue> Metadata,
                         ArrayRef<TensorInfo> Tensors, uint32_t Alignment) {
   assert((Version == 2 || Version == 3) && "only versions 2 and 3");
   assert(isPowerOf2_32(Alignment) && "alignment must be a power of two");
+  assert(Alignment <= MaxAlignment && "alignment above the reader's limit");
   assert(alignmentKeyMatches(Metadata, Alignment) &&
          "general.alignment must be the UINT32 Alignment, or absent for 32");
   assert(namesAreDistinct(Metadata, Tensors) && "repeated key or name");
@@ -1198,8 +1216,9 @@ parseSplitName(StringRef FileName) {
 }
 
 std::string splitName(StringRef Stem, unsigned Index, unsigned Count) {
-  assert(Index >= 1 && Index <= Count && Count <= MaxSplitCount &&
-         "split index out of range");
+  assert(Index >= 1 && "split index counts from 1");
+  assert(Index <= Count && "split index past the count");
+  assert(Count <= MaxSplitCount && "split count has more than 5 digits");
   char Suffix[32];
   std::snprintf(Suffix, sizeof(Suffix), "-%05u-of-%05u.gguf", Index, Count);
   return Stem.str() + Suffix;

@@ -1,6 +1,6 @@
 // Reads, validates and writes GGUF headers (versions 2 and 3).
 //
-// On-disk layout of a .gguf file. Every integer is little-endian; files
+// On-disk layout of a .gguf file. Every integer is little-endian, and files
 // written big-endian are rejected.
 //
 //   offset 0   4 bytes  magic "GGUF" (0x47 0x47 0x55 0x46)
@@ -31,8 +31,8 @@
 //              of the alignment
 //
 // A string is a u64 byte length followed by that many bytes, without a NUL.
-// The alignment is the UINT32 value of "general.alignment", or 32 when that
-// key is absent. Tensor i's offset must equal the sum of the padded sizes of
+// The alignment is the UINT32 value of "general.alignment", a power of two
+// up to 1 MiB, or 32 when that key is absent. Tensor i's offset must equal the sum of the padded sizes of
 // tensors 0 .. i-1, as llama.cpp's reader requires since January 2025.
 #ifndef RYSC_BACKENDS_GGUF_GGUF_H
 #define RYSC_BACKENDS_GGUF_GGUF_H
@@ -61,21 +61,26 @@ constexpr llvm::StringLiteral AlignmentKey = "general.alignment";
 /// The alignment used when "general.alignment" is absent.
 constexpr uint32_t DefaultAlignment = 32;
 
-/// The largest tensor count and key-value count accepted. These are rysc's
-/// own limits: the largest published models have a few thousand tensors and
-/// a few hundred keys.
+/// The maximum alignment accepted, 1 MiB, the limit of ggml's reader
+/// (ggml-org/ggml src/gguf.cpp) against padding that exhausts memory.
+constexpr uint32_t MaxAlignment = uint32_t(1) << 20;
+
+/// The maximum tensor count and key-value count accepted. These are rysc's
+/// own limits, chosen far above the counts of published models rather than
+/// taken from llama.cpp.
 constexpr uint64_t MaxTensorCount = uint64_t(1) << 20;
 constexpr uint64_t MaxKeyValueCount = uint64_t(1) << 20;
 
-/// The largest string and the longest array accepted, the limits of
-/// llama.cpp's reader (ggml/src/gguf.cpp): 1 GiB and 2^30 elements.
+/// The maximum string length in bytes and array length in elements, the
+/// limits of llama.cpp's reader (ggml/src/gguf.cpp): 1 GiB and 2^30.
 constexpr uint64_t MaxStringLength = uint64_t(1) << 30;
 constexpr uint64_t MaxArrayLength = uint64_t(1) << 30;
 
-/// The most dimensions a tensor may have (GGML_MAX_DIMS).
+/// The maximum number of tensor dimensions (GGML_MAX_DIMS).
 constexpr uint32_t MaxDims = 4;
 
-/// The longest tensor name in bytes: GGML_MAX_NAME (64) minus the NUL.
+/// The maximum tensor name length in bytes: GGML_MAX_NAME (64) minus the
+/// terminating NUL that ggml stores.
 constexpr size_t MaxTensorNameLength = 63;
 
 /// The type id of a metadata value, as stored in the file.
@@ -177,7 +182,7 @@ struct Value {
 
 private:
   ValueType Type = ValueType::UInt8;
-  /// The element type of an array; equal to Type for a scalar.
+  /// The element type of an array, or Type itself for a scalar.
   ValueType ElementType = ValueType::UInt8;
   /// The zero-extended encoding of a numeric or BOOL scalar.
   uint64_t Bits = 0;
@@ -205,7 +210,7 @@ struct TypeTraits {
 
 /// Returns the layout of the ggml type \p Id as mainline llama.cpp defines
 /// it (ids 0 to 42), or nullptr for a removed id (4, 5, 31-33, 36-38), an id
-/// only ik_llama.cpp knows, or any other unknown id.
+/// that only ik_llama.cpp defines, or any other unknown id.
 const TypeTraits *lookupType(uint32_t Id);
 
 /// One tensor info.
@@ -246,8 +251,9 @@ struct File {
 llvm::Expected<File> readFile(llvm::StringRef Path);
 
 /// Validates \p Bytes, the first bytes of a GGUF file of \p FileSize bytes.
-/// \p Bytes must contain at least everything before the data section, or
-/// the error says "truncated". \p Path is used only in error messages.
+/// \p Bytes must contain at least everything before the data section,
+/// otherwise the error message contains "truncated". \p Path is used only in
+/// error messages.
 llvm::Expected<File> parse(llvm::StringRef Path, llvm::StringRef Bytes,
                            uint64_t FileSize);
 
@@ -279,12 +285,13 @@ parseSplitName(llvm::StringRef FileName);
 std::string splitName(llvm::StringRef Stem, unsigned Index, unsigned Count);
 
 /// Reads every part of a split set, given the path of the first part
-/// "NAME-00001-of-0000N.gguf", and checks that each part's "split.no"
-/// (UINT16) is its 0-based index, that "split.count" (UINT16) is N in every
-/// part, that "split.tensors.count" (INT32) is the total tensor count, and
-/// that no tensor name occurs in two parts. A path whose name has no split
-/// suffix is read as a set of one file, which must not have "split.count"
-/// greater than 1. The split keys are optional only in a set of one file.
+/// "NAME-00001-of-0000N.gguf", and checks the parts against each other.
+/// Each part's "split.no" (UINT16) must be its 0-based index and its
+/// "split.count" (UINT16) must be N. The first part's "split.tensors.count"
+/// (INT32) must be the total tensor count, and so must any other part's.
+/// No tensor name may occur in two parts. A path without the split suffix is
+/// read as a set of one file, in which the split keys are optional but must
+/// agree if present.
 llvm::Expected<std::vector<File>> readSplitSet(llvm::StringRef FirstPath);
 
 } // namespace rysc::gguf
