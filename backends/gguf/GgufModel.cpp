@@ -141,24 +141,44 @@ llvm::Expected<Value> scalarOfType(const Json &New, ValueType Type, llvm::String
                   Type == ValueType::UInt32 || Type == ValueType::UInt64;
   if (Unsigned && I < 0)
     return Mismatch();
+  struct Range {
+    int64_t Min;
+    int64_t Max;
+  };
+  Range Limits{INT64_MIN, INT64_MAX};
   switch (Type) {
   case ValueType::UInt8:
-    return I <= UINT8_MAX ? Value::uint8(I) : Mismatch();
+    Limits = {0, UINT8_MAX};
+    break;
   case ValueType::Int8:
-    return I >= INT8_MIN && I <= INT8_MAX ? Value::int8(I) : Mismatch();
+    Limits = {INT8_MIN, INT8_MAX};
+    break;
   case ValueType::UInt16:
-    return I <= UINT16_MAX ? Value::uint16(I) : Mismatch();
+    Limits = {0, UINT16_MAX};
+    break;
   case ValueType::Int16:
-    return I >= INT16_MIN && I <= INT16_MAX ? Value::int16(I) : Mismatch();
+    Limits = {INT16_MIN, INT16_MAX};
+    break;
   case ValueType::UInt32:
-    return I <= UINT32_MAX ? Value::uint32(I) : Mismatch();
+    Limits = {0, UINT32_MAX};
+    break;
   case ValueType::Int32:
-    return I >= INT32_MIN && I <= INT32_MAX ? Value::int32(I) : Mismatch();
-  case ValueType::UInt64:
-    return Value::uint64(static_cast<uint64_t>(I));
+    Limits = {INT32_MIN, INT32_MAX};
+    break;
   default:
-    return Value::int64(I);
+    break;
   }
+  if (I < Limits.Min || I > Limits.Max)
+    return Mismatch();
+  if (Type == ValueType::UInt64)
+    return Value::uint64(static_cast<uint64_t>(I));
+  if (Type == ValueType::Int64)
+    return Value::int64(I);
+  // Signed values are stored as their two's complement in the type's width.
+  unsigned Width = Type == ValueType::UInt8 || Type == ValueType::Int8     ? 8
+                   : Type == ValueType::UInt16 || Type == ValueType::Int16 ? 16
+                                                                           : 32;
+  return Value::fromBits(Type, static_cast<uint64_t>(I) & ((uint64_t(1) << Width) - 1));
 }
 
 llvm::Expected<Value> arrayOfType(const Json &New, ValueType Element, llvm::StringRef Key) {
