@@ -12,6 +12,16 @@ namespace rysc {
 
 namespace {
 
+/// Compares per-layer values, taking a bool and a number as equal when they
+/// mean the same (GGUF stores per-layer flags as BOOL or as INT32 1/0).
+bool sameLayerValue(const Json &A, const Json &B) {
+  if (A.is_boolean() && B.is_number())
+    return A.get<bool>() == (B.get<double>() != 0);
+  if (B.is_boolean() && A.is_number())
+    return B.get<bool>() == (A.get<double>() != 0);
+  return A == B;
+}
+
 /// A config field that holds one thing per layer.
 struct PerLayerField {
   std::string Relative; ///< Relative to the decoder config.
@@ -106,10 +116,16 @@ private:
         collectUnknownLists(It.value(), Relative + ".");
         continue;
       }
-      if (!It.value().is_array() || It.value().size() != State.SourceCount)
+      // GGUF arrays carry an entry for each counted extra block (MTP) too.
+      uint32_t Counted = Stack.countedInline();
+      bool TrunkLength = It.value().is_array() && It.value().size() == State.SourceCount;
+      bool BlockLength = Counted > 0 && It.value().is_array() &&
+                         It.value().size() == State.SourceCount + Counted;
+      if (!TrunkLength && !BlockLength)
         continue;
       FieldSpec Spec;
       Spec.Path = Relative;
+      Spec.Tail = BlockLength;
       Fields.push_back({Relative, Stack.fullPath(Relative), Spec, false, &It.value()});
     }
   }
@@ -293,7 +309,7 @@ private:
   static std::optional<uint32_t> firstMismatch(const std::vector<Json> &A,
                                                const std::vector<Json> &B) {
     for (uint32_t Index = 0; Index < A.size(); ++Index)
-      if (A[Index] != B[Index])
+      if (!sameLayerValue(A[Index], B[Index]))
         return Index;
     return std::nullopt;
   }
@@ -468,7 +484,7 @@ private:
     const auto &BySource = suffixesBySourceLayer();
     std::vector<std::string> Problems;
     for (uint32_t Out = 0; Out < Map.size(); ++Out) {
-      if ((*Types)[Out] != Family.Value)
+      if (!sameLayerValue((*Types)[Out], Family.Value))
         continue;
       auto Found = BySource.find(Map[Out]);
       static const std::set<std::string> Empty;

@@ -68,8 +68,8 @@ bool findDecoder(AnalysisState &State, const Profile &P) {
       if (!Object || !Object->is_object() || !Object->contains(Field))
         continue;
       const Json &Count = (*Object)[Field];
-      if (!Count.is_number_unsigned() || Count.get<uint64_t>() == 0 ||
-          Count.get<uint64_t>() > 100000) {
+      if (!Count.is_number_integer() || Count.get<int64_t>() <= 0 ||
+          Count.get<int64_t>() > 100000) {
         State.Diags.error("'" + State.Model->ConfigName + "': '" + Tried.back() +
                           "' must be a positive layer count, found " + Count.dump());
         return false;
@@ -93,7 +93,7 @@ bool resolveInlineStacks(AnalysisState &State, const Profile &P) {
     const Json *Count = lookupPath(*State.SourceDecoder, Spec.CountField);
     if (!Count || Count->is_null())
       continue;
-    if (!Count->is_number_unsigned() || Count->get<uint64_t>() > 64) {
+    if (!Count->is_number_integer() || Count->get<int64_t>() < 0 || Count->get<int64_t>() > 64) {
       State.Diags.error("'" + State.Model->ConfigName + "': '" +
                         State.Result.Stack.fullPath(Spec.CountField) +
                         "' must be a small non-negative count, found " + Count->dump());

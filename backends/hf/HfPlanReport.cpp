@@ -1,5 +1,6 @@
 // Rendering a Hugging Face plan as text or JSON.
 #include "backends/hf/HfPlanReport.h"
+#include "compiler/EditReport.h"
 #include "compiler/MapReport.h"
 
 #include "llvm/Support/Format.h"
@@ -32,70 +33,6 @@ std::string formatBytes(uint64_t Bytes) {
 }
 
 namespace {
-
-std::string summarize(const Json &Value) {
-  if (Value.is_array())
-    return "[" + std::to_string(Value.size()) + " entries]";
-  if (Value.is_object())
-    return "{" + std::to_string(Value.size()) + " keys}";
-  if (Value.is_string() && Value.get_ref<const std::string &>().size() > 40)
-    return "\"" + Value.get<std::string>().substr(0, 37) + "...\"";
-  return Value.dump();
-}
-
-/// Renders a per-layer list as one letter per layer in groups of ten, with
-/// a legend, when it has few distinct values; nullopt otherwise.
-std::optional<std::string> compactLayers(const Json &List) {
-  if (!List.is_array() || List.empty())
-    return std::nullopt;
-  std::vector<std::pair<Json, char>> Legend;
-  std::string Letters;
-  for (const Json &Value : List) {
-    auto Found = std::find_if(Legend.begin(), Legend.end(),
-                              [&](const auto &Entry) { return Entry.first == Value; });
-    if (Found == Legend.end()) {
-      if (Legend.size() == 26)
-        return std::nullopt;
-      std::string Text = Value.is_string() ? Value.get<std::string>() : Value.dump();
-      char Letter = Text.empty() ? '?' : static_cast<char>(std::toupper(Text[0]));
-      while (std::any_of(Legend.begin(), Legend.end(), [&](const auto &E) { return E.second == Letter; }))
-        Letter = Letter == 'Z' ? 'A' : Letter + 1;
-      Legend.push_back({Value, Letter});
-      Found = Legend.end() - 1;
-    }
-    Letters += Found->second;
-  }
-  std::string Text;
-  for (size_t Index = 0; Index < Letters.size(); Index += 10)
-    Text += (Index ? " " : "") + Letters.substr(Index, 10);
-  Text += "   (";
-  for (size_t Index = 0; Index < Legend.size(); ++Index)
-    Text += (Index ? ", " : "") + std::string(1, Legend[Index].second) + " = " + Legend[Index].first.dump();
-  return Text + ")";
-}
-
-void printEdits(llvm::raw_ostream &OS, const HfModel &Model, const Compilation &C) {
-  OS << "config edits (config.json):\n";
-  if (C.Edits.empty())
-    OS << "  (none; config.json is copied unchanged)\n";
-  for (const ConfigEdit &Edit : C.Edits) {
-    OS << "  " << Edit.Path << ": " << (Edit.Added ? "(absent)" : summarize(Edit.Old)) << " -> "
-       << summarize(Edit.New) << "  [" << Edit.Reason << "]\n";
-    // Per-layer lists are shown whole, one letter per layer, because they
-    // are what a reader checks against the map.
-    if (auto Old = compactLayers(Edit.Old))
-      OS << "      old: " << *Old << "\n";
-    if (auto New = compactLayers(Edit.New))
-      OS << "      new: " << *New << "\n";
-    else if (Edit.New.is_array() && !Edit.New.empty() && Edit.New.dump().size() < 400)
-      OS << "      new: " << Edit.New.dump() << "\n";
-  }
-  if (!C.KeptFields.empty()) {
-    OS << "kept unchanged on purpose:\n";
-    for (const std::string &Field : C.KeptFields)
-      OS << "  " << Field << "\n";
-  }
-}
 
 void printLayers(llvm::raw_ostream &OS, const Compilation &C, const HfPlan &Plan) {
   OS << "tensors by output layer (" << C.Stack.Prefix << ".N.*):\n";
@@ -153,7 +90,7 @@ void printFiles(llvm::raw_ostream &OS, const HfPlan &Plan) {
 
 void printPlanText(llvm::raw_ostream &OS, const HfModel &Model, const Compilation &C,
                    const HfPlan &Plan) {
-  printEdits(OS, Model, C);
+  printEdits(OS, "config.json", C);
   OS << "\n";
   printLayers(OS, C, Plan);
   OS << "\n";

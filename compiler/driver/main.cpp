@@ -1,132 +1,76 @@
 // The rysc command-line driver: parses options, calls the library, prints
 // diagnostics and maps results to exit codes.
 #include "Options.h"
+#include "Session.h"
 
 #include "backends/exec/Executor.h"
-#include "backends/hf/HfModel.h"
 #include "backends/hf/HfPlanReport.h"
-#include "backends/hf/HfPlanner.h"
-#include "compiler/Compiler.h"
+#include "compiler/EditReport.h"
 #include "compiler/MapReport.h"
-#include "compiler/Parser.h"
-#include "compiler/Provenance.h"
 
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace rysc;
+using namespace rysc::driver;
 
 namespace {
 
 enum ExitCode { Success = 0, Failure = 1, Usage = 2, Interrupted = 130 };
 
-/// Everything one plan or apply run builds, in dependency order.
-struct Session {
-  explicit Session(const driver::Options &Opts) : Opts(Opts), Diags(llvm::errs()) {}
-
-  const driver::Options &Opts;
-  DiagnosticEngine Diags;
-  ProfileRegistry Registry;
-  RecipeSource Source;
-  ast::Recipe Recipe;
-  std::optional<hf::HfModel> Model;
-  ModelFacts Facts;
-  std::optional<Compilation> Compiled;
-};
-
-int reportError(llvm::Error E) {
-  llvm::errs() << "rysc: error: " << llvm::toString(std::move(E)) << "\n";
-  return Failure;
-}
-
-/// Reads and parses the recipe, loads profiles, reads the model (when
-/// given) and compiles. Returns false after diagnostics were printed.
-bool compileSession(Session &S, const std::string &RecipePath, const std::string *ModelDir) {
-  auto Buffer = llvm::MemoryBuffer::getFile(RecipePath, /*IsText=*/true);
-  if (!Buffer) {
-    S.Diags.error("'" + RecipePath + "': cannot read the recipe: " + Buffer.getError().message());
-    return false;
-  }
-  S.Source.Name = llvm::sys::path::filename(RecipePath).str();
-  S.Source.Text = (*Buffer)->getBuffer().str();
-  S.Diags.setWarningsAsErrors(S.Opts.Strict);
-  S.Registry.loadStdlib(S.Diags);
-  S.Recipe = parseRecipeText(S.Diags, S.Source.Text, RecipePath);
-
-  if (ModelDir) {
-    auto Model = hf::readHfModel(*ModelDir);
-    if (!Model) {
-      S.Diags.error(llvm::toString(Model.takeError()));
-      return false;
-    }
-    S.Model = std::move(*Model);
-    S.Facts = S.Model->facts();
-  }
-  if (S.Diags.hasErrors())
-    return false;
-
-  CompileOptions Options;
-  Options.Layers = S.Opts.Layers;
-  Options.Strict = S.Opts.Strict;
-  S.Compiled = compileRecipe(S.Diags, S.Registry, S.Recipe, ModelDir ? &S.Facts : nullptr, Options);
-  return S.Compiled.has_value();
-}
-
-/// Plans the output. Plan warnings go through the diagnostics, so that
-/// --strict turns them into errors like any other warning.
-std::optional<hf::HfPlan> planSession(Session &S) {
-  hf::HfPlanOptions Options;
-  Options.MaxShardSize = S.Opts.MaxShardSize;
-  Json Provenance = buildProvenance(*S.Compiled, S.Source, "safetensors", S.Model->ConfigText);
-  Options.ProvenanceJson = Provenance.dump(2) + "\n";
-  auto Plan = hf::planHf(*S.Model, *S.Compiled, Options);
-  if (!Plan) {
-    S.Diags.error(llvm::toString(Plan.takeError()));
-    return std::nullopt;
-  }
-  for (const std::string &Warning : Plan->Warnings)
-    S.Diags.warning(Warning);
-  if (S.Diags.hasErrors())
-    return std::nullopt;
-  return std::move(*Plan);
-}
-
-/// Rejects an output folder inside the source folder: a later run on the
-/// source would copy the output as if it were part of the model.
-bool checkOutputPlace(Session &S, const std::string &Out) {
-  llvm::SmallString<256> Parent(Out);
-  while (!Parent.empty() && !llvm::sys::fs::exists(Parent))
-    llvm::sys::path::remove_filename(Parent);
-  llvm::SmallString<256> Real;
-  if (Parent.empty() || llvm::sys::fs::real_path(Parent, Real))
-    return true;
-  llvm::StringRef Source = S.Model->RealDir;
-  if (Real == Source || llvm::StringRef(Real).startswith((Source + "/").str())) {
-    S.Diags.error("'" + Out + "': the output folder must not be inside the source folder '" +
-                  S.Model->Dir + "'");
-    return false;
-  }
-  return true;
-}
-
 void printSummary(llvm::raw_ostream &OS, Session &S) {
   const Compilation &C = *S.Compiled;
   OS << "recipe: " << S.Source.Name << "\n";
   if (C.HasModel)
-    OS << "model: " << S.Model->Dir << " (profile " << C.UsedProfile->Name << ", decoder stack "
+    OS << "model: " << S.ModelPath << " (profile " << C.UsedProfile->Name << ", decoder stack "
        << C.Stack.Prefix << ".N, layer count '" << C.Stack.fullPath(C.Stack.CountField)
        << "')\n";
+  else if (S.Kind != InputKind::None)
+    OS << "imatrix: " << S.ModelPath << " (entries named blk.N.*)\n";
   int64_t Delta = static_cast<int64_t>(C.Map.outputCount()) - C.Map.sourceCount();
   OS << "layers: " << C.Map.sourceCount() << " -> " << C.Map.outputCount() << " ("
-     << (Delta >= 0 ? "+" : "") << Delta << ")\n\nmap (output <- source):\n";
+     << (Delta >= 0 ? "+" : "") << Delta << ")";
+  if (uint32_t Extra = C.Stack.inlineCount())
+    OS << ", plus " << Extra << " extra block(s) renumbered after the trunk";
+  OS << "\n\nmap (output <- source):\n";
   printMap(OS, C.Map, S.Recipe, S.Diags);
   OS << "\nseams:\n";
   printSeams(OS, C.Map, S.Recipe, S.Diags);
 }
 
-Json planDocument(Session &S, const hf::HfPlan *Plan) {
+void printGgufPlan(llvm::raw_ostream &OS, Session &S) {
+  printEdits(OS, "GGUF metadata", *S.Compiled);
+  OS << "\noutput files:\n";
+  for (const gguf::OutputPart &Part : S.GgufPlan->Parts)
+    OS << "  " << Part.Name << ": " << Part.Tensors << " tensors, "
+       << hf::formatBytes(Part.FileSize) << "\n";
+  OS << "tensor data copied unchanged: " << hf::formatBytes(S.GgufPlan->TensorBytes) << "\n";
+  OS << "provenance: rys.map and rys.provenance keys\n";
+}
+
+Json outputJson(Session &S) {
+  if (S.HfPlan)
+    return hf::planToJson(*S.HfPlan);
+  if (S.GgufPlan) {
+    Json Output;
+    Output["format"] = "gguf";
+    Output["tensor_bytes"] = S.GgufPlan->TensorBytes;
+    Output["changed_keys"] = S.GgufPlan->ChangedKeys;
+    Output["files"] = Json::array();
+    for (const gguf::OutputPart &Part : S.GgufPlan->Parts)
+      Output["files"].push_back(
+          {{"path", Part.Name}, {"size", Part.FileSize}, {"tensors", Part.Tensors}});
+    return Output;
+  }
+  if (S.DatPlan)
+    return {{"format", "imatrix-dat"},
+            {"files", Json::array({{{"path", S.DatPlan->Files[0].Path},
+                                    {"size", S.DatPlan->Files[0].Size}}})}};
+  return nullptr;
+}
+
+Json planDocument(Session &S) {
   const Compilation &C = *S.Compiled;
   Json Doc;
   Doc["schema"] = "rysc-plan/1";
@@ -141,49 +85,66 @@ Json planDocument(Session &S, const hf::HfPlan *Plan) {
   Doc["seams"] = seamsToJson(C.Map);
   Doc["config_edits"] = editsToJson(C.Edits);
   Doc["kept_fields"] = C.KeptFields;
-  Doc["output"] = Plan ? hf::planToJson(*Plan) : Json(nullptr);
+  Doc["output"] = outputJson(S);
   return Doc;
 }
 
-int runPlan(const driver::Options &Opts) {
+int runPlan(const Options &Opts) {
   if (Opts.Positional.empty() || Opts.Positional.size() > 2) {
     llvm::errs() << "rysc: error: usage: rysc plan RECIPE [MODEL]\n";
     return Usage;
   }
   Session S(Opts);
-  const std::string *ModelDir = Opts.Positional.size() == 2 ? &Opts.Positional[1] : nullptr;
-  if (!compileSession(S, Opts.Positional[0], ModelDir))
+  const std::string *Model = Opts.Positional.size() == 2 ? &Opts.Positional[1] : nullptr;
+  std::string OutName = Model ? "rys-" + llvm::sys::path::filename(*Model).str() : "";
+  if (!S.compile(Opts.Positional[0], Model) || !S.plan(OutName))
     return Failure;
 
-  std::optional<hf::HfPlan> Plan;
-  if (ModelDir) {
-    Plan = planSession(S);
-    if (!Plan)
-      return Failure;
-  }
-
   if (Opts.Format == "json") {
-    llvm::outs() << planDocument(S, Plan ? &*Plan : nullptr).dump(2) << "\n";
+    llvm::outs() << planDocument(S).dump(2) << "\n";
     return Success;
   }
   printSummary(llvm::outs(), S);
-  if (Plan) {
+  if (S.HfPlan) {
     llvm::outs() << "\n";
-    hf::printPlanText(llvm::outs(), *S.Model, *S.Compiled, *Plan);
+    hf::printPlanText(llvm::outs(), *S.Hf, *S.Compiled, *S.HfPlan);
+  } else if (S.GgufPlan) {
+    llvm::outs() << "\n";
+    printGgufPlan(llvm::outs(), S);
   }
   return Success;
 }
 
-int runApply(const driver::Options &Opts) {
+/// Rejects an output inside the source folder: a later run on the source
+/// would copy the output as if it were part of the model.
+bool checkOutputPlace(Session &S, const std::string &Out) {
+  if (S.Kind != InputKind::HfFolder)
+    return true;
+  llvm::SmallString<256> Parent(Out);
+  while (!Parent.empty() && !llvm::sys::fs::exists(Parent))
+    llvm::sys::path::remove_filename(Parent);
+  llvm::SmallString<256> Real;
+  if (Parent.empty() || llvm::sys::fs::real_path(Parent, Real))
+    return true;
+  llvm::StringRef Source = S.Hf->RealDir;
+  if (Real == Source || llvm::StringRef(Real).startswith((Source + "/").str())) {
+    S.Diags.error("'" + Out + "': the output folder must not be inside the source folder '" +
+                  S.Hf->Dir + "'");
+    return false;
+  }
+  return true;
+}
+
+int runApply(const Options &Opts) {
   if (Opts.Positional.size() != 3) {
     llvm::errs() << "rysc: error: usage: rysc apply RECIPE MODEL OUT\n";
     return Usage;
   }
   Session S(Opts);
-  if (!compileSession(S, Opts.Positional[0], &Opts.Positional[1]))
-    return Failure;
-  auto Plan = planSession(S);
-  if (!Plan || !checkOutputPlace(S, Opts.Positional[2]))
+  const std::string &Out = Opts.Positional[2];
+  std::string OutName = llvm::sys::path::filename(Out).str();
+  if (!S.compile(Opts.Positional[0], &Opts.Positional[1]) || !S.plan(OutName) ||
+      !checkOutputPlace(S, Out))
     return Failure;
 
   ExecuteOptions Exec;
@@ -191,32 +152,36 @@ int runApply(const driver::Options &Opts) {
   Exec.Force = Opts.Force;
   Exec.Log = Opts.Verbose ? &llvm::errs() : nullptr;
   installInterruptHandlers();
-  if (llvm::Error E = executePlan(Plan->Write, Opts.Positional[2], Exec)) {
-    reportError(std::move(E));
+  const WritePlan &Plan = *S.writePlan();
+  llvm::Error E = S.Kind == InputKind::HfFolder ? executePlan(Plan, Out, Exec)
+                                                : executePlanAsFiles(Plan, Out, Exec);
+  if (E) {
+    llvm::errs() << "rysc: error: " << llvm::toString(std::move(E)) << "\n";
     return wasInterrupted() ? Interrupted : Failure;
   }
 
   printSummary(llvm::outs(), S);
   uint64_t Total = 0;
-  for (const PlannedFile &File : Plan->Write.Files)
+  for (const PlannedFile &File : Plan.Files)
     Total += File.Size;
-  llvm::outs() << "\nwrote " << Opts.Positional[2] << ": " << Plan->Shards.size()
-               << " shard(s), " << Plan->Write.Files.size() << " files, "
+  llvm::outs() << "\nwrote " << Out << ": " << Plan.Files.size() << " file(s), "
                << hf::formatBytes(Total) << "\n";
   return Success;
 }
 
-int runProfiles(const driver::Options &Opts) {
+int runProfiles(const Options &Opts) {
   DiagnosticEngine Diags(llvm::errs());
   ProfileRegistry Registry;
   Registry.loadStdlib(Diags);
   if (Opts.Positional.empty()) {
     for (const Profile *P : Registry.stdlibProfiles()) {
-      llvm::outs() << llvm::left_justify(P->Name, 16);
-      std::string Types;
+      std::string Matches;
       for (const std::string &Type : P->ModelTypes)
-        Types += (Types.empty() ? "" : ", ") + Type;
-      llvm::outs() << (Types.empty() ? "(used when nothing else matches)" : "model_type " + Types)
+        Matches += (Matches.empty() ? "model_type " : ", ") + Type;
+      for (const std::string &Arch : P->GgufArchs)
+        Matches += (Matches.empty() ? "gguf_arch " : ", ") + Arch;
+      llvm::outs() << llvm::left_justify(P->Name, 20)
+                   << (Matches.empty() ? "(a base for other profiles, or the fallback)" : Matches)
                    << "\n";
     }
     return Success;
@@ -235,13 +200,13 @@ int runProfiles(const driver::Options &Opts) {
 } // namespace
 
 int main(int Argc, const char **Argv) {
-  auto Opts = driver::parseOptions(llvm::ArrayRef<const char *>(Argv, Argc));
+  auto Opts = parseOptions(llvm::ArrayRef<const char *>(Argv, Argc));
   if (!Opts) {
     llvm::errs() << "rysc: error: " << llvm::toString(Opts.takeError()) << "\n";
     return Usage;
   }
   if (Opts->Help) {
-    driver::printHelp(llvm::outs());
+    printHelp(llvm::outs());
     return Success;
   }
   if (Opts->Version) {

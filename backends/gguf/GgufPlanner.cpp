@@ -1,0 +1,242 @@
+// Planning GGUF outputs.
+#include "backends/gguf/GgufPlanner.h"
+#include "compiler/Error.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <map>
+#include <set>
+
+namespace rysc::gguf {
+
+namespace {
+
+constexpr llvm::StringLiteral SplitNo = "split.no";
+constexpr llvm::StringLiteral SplitCount = "split.count";
+constexpr llvm::StringLiteral SplitTensors = "split.tensors.count";
+
+/// Parses "blk.N.rest" (with the stack prefix); false for other names.
+bool parseBlockName(llvm::StringRef Name, llvm::StringRef Prefix, uint32_t &Block,
+                    llvm::StringRef &Rest) {
+  if (!Name.consume_front(Prefix) || !Name.consume_front("."))
+    return false;
+  auto [Number, Tail] = Name.split('.');
+  if (Number.empty() || Tail.empty() || Number.getAsInteger(10, Block))
+    return false;
+  Rest = Tail;
+  return true;
+}
+
+/// An output tensor and where its bytes come from.
+struct OutTensor {
+  TensorInfo Info; ///< Name, dims, type and size for the output.
+  unsigned Part = 0;
+  uint64_t SourceOffset = 0; ///< Absolute offset in the source part.
+};
+
+/// Lays out the output tensors: tensors before the first block in source
+/// order, the output blocks, counted extra blocks, then the other tensors.
+llvm::Expected<std::vector<OutTensor>> layoutTensors(const GgufModel &Model, const Compilation &C) {
+  std::vector<OutTensor> Before, After;
+  std::map<uint32_t, std::vector<const SourceTensor *>> ByBlock;
+  llvm::StringRef Prefix = C.Stack.Prefix;
+  for (const SourceTensor &T : Model.Tensors) {
+    uint32_t Block = 0;
+    llvm::StringRef Rest;
+    if (parseBlockName(T.Info->Name, Prefix, Block, Rest)) {
+      ByBlock[Block].push_back(&T);
+      continue;
+    }
+    OutTensor Out{*T.Info, T.Part, Model.Parts[T.Part].DataStart + T.Info->Offset};
+    (ByBlock.empty() ? Before : After).push_back(std::move(Out));
+  }
+
+  std::vector<OutTensor> Result = std::move(Before);
+  auto Emit = [&](uint32_t SourceBlock, uint32_t OutBlock) -> llvm::Error {
+    for (const SourceTensor *T : ByBlock[SourceBlock]) {
+      uint32_t Block = 0;
+      llvm::StringRef Rest;
+      parseBlockName(T->Info->Name, Prefix, Block, Rest);
+      OutTensor Out{*T->Info, T->Part, Model.Parts[T->Part].DataStart + T->Info->Offset};
+      Out.Info.Name = (Prefix + "." + llvm::Twine(OutBlock) + "." + Rest).str();
+      if (Out.Info.Name.size() > MaxTensorNameLength)
+        return plainError("tensor '" + T->Info->Name + "' would be renamed '" + Out.Info.Name +
+                          "', longer than GGUF's limit of " + llvm::Twine(MaxTensorNameLength) +
+                          " bytes");
+      Result.push_back(std::move(Out));
+    }
+    return llvm::Error::success();
+  };
+  const LayerMap &Map = C.Map;
+  for (uint32_t Out = 0; Out < Map.outputCount(); ++Out)
+    if (llvm::Error E = Emit(Map[Out].Source, Out))
+      return std::move(E);
+  for (uint32_t Index = 0; Index < C.Stack.inlineCount(); ++Index)
+    if (llvm::Error E = Emit(Map.sourceCount() + Index, Map.outputCount() + Index))
+      return std::move(E);
+  for (OutTensor &T : After)
+    Result.push_back(std::move(T));
+  return Result;
+}
+
+/// Applies the compilation's edits to the first part's metadata. Split keys
+/// are left out, because each output part gets its own.
+llvm::Expected<std::vector<KeyValue>> editMetadata(const GgufModel &Model, const Compilation &C,
+                                                   const GgufPlanOptions &Options,
+                                                   GgufPlan &Plan) {
+  std::map<std::string, const ConfigEdit *> Edits;
+  for (const ConfigEdit &Edit : C.Edits)
+    Edits[Edit.Path] = &Edit;
+
+  std::vector<KeyValue> Result;
+  for (const KeyValue &KV : Model.first().Metadata) {
+    llvm::StringRef Key = KV.Key;
+    if (Key.startswith("split.") || Key.startswith("rys."))
+      continue;
+    auto Found = Edits.find(KV.Key);
+    if (Found == Edits.end()) {
+      Result.push_back(KV);
+      continue;
+    }
+    auto New = fromJsonLike(Found->second->New, KV.Val, KV.Key);
+    if (!New)
+      return New.takeError();
+    Result.push_back({KV.Key, std::move(*New)});
+    Plan.ChangedKeys.push_back(KV.Key);
+    Edits.erase(Found);
+  }
+
+  // Keys the source lacks (an explicit per-layer list) follow the others.
+  for (const auto &[Path, Edit] : Edits) {
+    std::string StorageType;
+    std::string Relative = llvm::StringRef(Path).drop_front(C.Stack.DecoderPath.size() + 1).str();
+    if (C.UsedProfile)
+      if (const FieldSpec *Spec = C.UsedProfile->findField(Relative))
+        StorageType = Spec->StorageType;
+    auto New = fromJsonNew(Edit->New, StorageType, Path);
+    if (!New)
+      return New.takeError();
+    Result.push_back({Path, std::move(*New)});
+    Plan.ChangedKeys.push_back(Path);
+  }
+
+  std::vector<Value> MapValues;
+  for (const OutputLayer &Layer : C.Map.layers())
+    MapValues.push_back(Value::uint32(Layer.Source));
+  Result.push_back({"rys.map", Value::array(ValueType::UInt32, MapValues)});
+  Result.push_back({"rys.provenance", Value::string(Options.ProvenanceJson)});
+  return Result;
+}
+
+/// Splits \p Tensors into \p Count consecutive parts of similar byte size,
+/// each with at least one tensor.
+std::vector<size_t> partBoundaries(const std::vector<OutTensor> &Tensors, unsigned Count,
+                                   uint32_t Alignment) {
+  uint64_t Total = 0;
+  for (const OutTensor &T : Tensors)
+    Total += paddedSize(T.Info.Size, Alignment);
+  std::vector<size_t> Starts = {0};
+  uint64_t Running = 0;
+  for (size_t Index = 0; Index < Tensors.size() && Starts.size() < Count; ++Index) {
+    uint64_t Target = Total / Count * Starts.size();
+    size_t Remaining = Tensors.size() - Index;
+    if (Index > Starts.back() && (Running >= Target || Remaining <= Count - Starts.size()))
+      Starts.push_back(Index);
+    Running += paddedSize(Tensors[Index].Info.Size, Alignment);
+  }
+  return Starts;
+}
+
+std::string partName(llvm::StringRef OutName, unsigned Index, unsigned Count) {
+  if (Count == 1)
+    return OutName.str();
+  llvm::StringRef Stem = OutName;
+  if (parseSplitName(OutName))
+    Stem = Stem.drop_back(std::string("-00001-of-00001.gguf").size());
+  else
+    Stem.consume_back(".gguf");
+  return splitName(Stem, Index + 1, Count);
+}
+
+void planPart(GgufPlan &Plan, const GgufModel &Model, std::vector<KeyValue> Metadata,
+              llvm::ArrayRef<OutTensor> Tensors, std::string Name) {
+  const File &First = Model.first();
+  std::vector<TensorInfo> Infos;
+  for (const OutTensor &T : Tensors)
+    Infos.push_back(T.Info);
+
+  PlannedFile File;
+  File.Path = Name;
+  File.Prefix = buildHeader(First.Version, Metadata, Infos, First.Alignment);
+  uint64_t Offset = File.Prefix.size();
+  for (const OutTensor &T : Tensors) {
+    uint64_t Padded = paddedSize(T.Info.Size, First.Alignment);
+    if (T.Info.Size > 0) {
+      CopyRange &Last = File.Copies.emplace_back();
+      Last = {T.Part, T.SourceOffset, T.Info.Size, Offset};
+    }
+    if (Padded > T.Info.Size)
+      File.Copies.push_back({ZeroFill, 0, Padded - T.Info.Size, Offset + T.Info.Size});
+    Offset += Padded;
+    Plan.TensorBytes += T.Info.Size;
+  }
+  File.Size = Offset;
+  Plan.Parts.push_back({Name, static_cast<unsigned>(Tensors.size()), Offset});
+  Plan.Write.Files.push_back(std::move(File));
+}
+
+} // namespace
+
+llvm::Expected<GgufPlan> planGguf(const GgufModel &Model, const Compilation &C,
+                                  llvm::StringRef OutName, const GgufPlanOptions &Options) {
+  GgufPlan Plan;
+  for (const std::string &Path : Model.PartPaths) {
+    llvm::SmallString<256> Absolute(Path);
+    llvm::sys::fs::make_absolute(Absolute);
+    Plan.Write.Sources.push_back(std::string(Absolute));
+  }
+
+  auto Tensors = layoutTensors(Model, C);
+  if (!Tensors)
+    return Tensors.takeError();
+  auto Metadata = editMetadata(Model, C, Options, Plan);
+  if (!Metadata)
+    return Metadata.takeError();
+
+  unsigned Count = std::min<size_t>(Model.Parts.size(), std::max<size_t>(1, Tensors->size()));
+  uint32_t Alignment = Model.first().Alignment;
+  std::vector<size_t> Starts = partBoundaries(*Tensors, Count, Alignment);
+  Count = static_cast<unsigned>(Starts.size());
+  for (unsigned Part = 0; Part < Count; ++Part) {
+    size_t Begin = Starts[Part];
+    size_t End = Part + 1 < Count ? Starts[Part + 1] : Tensors->size();
+    std::vector<KeyValue> PartMetadata;
+    if (Part == 0)
+      PartMetadata = *Metadata;
+    else if (Alignment != DefaultAlignment)
+      PartMetadata.push_back({AlignmentKey.str(), Value::uint32(Alignment)});
+    if (Count > 1) {
+      PartMetadata.push_back({SplitNo.str(), Value::uint16(Part)});
+      PartMetadata.push_back({SplitCount.str(), Value::uint16(Count)});
+      PartMetadata.push_back({SplitTensors.str(), Value::int32(static_cast<int32_t>(Tensors->size()))});
+    }
+    planPart(Plan, Model, std::move(PartMetadata),
+             llvm::ArrayRef<OutTensor>(*Tensors).slice(Begin, End - Begin),
+             partName(OutName, Part, Count));
+  }
+  return std::move(Plan);
+}
+
+uint32_t imatrixLayerCount(const GgufModel &Model) {
+  uint32_t Count = 0;
+  for (const SourceTensor &T : Model.Tensors) {
+    uint32_t Block = 0;
+    llvm::StringRef Rest;
+    if (parseBlockName(T.Info->Name, "blk", Block, Rest))
+      Count = std::max(Count, Block + 1);
+  }
+  return Count;
+}
+
+} // namespace rysc::gguf
