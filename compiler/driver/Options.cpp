@@ -19,6 +19,7 @@ struct CommandSpec {
 const CommandSpec Commands[] = {
     {"plan", "RECIPE [MODEL]", "show what apply would do; reads only config and headers"},
     {"apply", "RECIPE MODEL OUT", "write the output checkpoint to the new folder OUT"},
+    {"verify", "RECIPE SOURCE OUT", "check that OUT is exactly what the recipe makes of SOURCE"},
     {"profiles", "[NAME]", "list the architecture profiles, or print one"},
 };
 
@@ -33,10 +34,11 @@ struct OptionSpec {
 
 const OptionSpec OptionTable[] = {
     {OptionId::Layers, "--layers", "N", "source layer count, for plan without a model"},
-    {OptionId::Format, "--format", "text|json", "plan output format (default: text)"},
+    {OptionId::Format, "--format", "text|json", "output format of plan and verify (default: text)"},
     {OptionId::MaxShardSize, "--max-shard-size", "SIZE",
      "tensor bytes per output shard, e.g. 5GB or 4GiB (default: the source's largest shard)"},
-    {OptionId::Jobs, "--jobs", "N", "output files written in parallel (default: the core count)"},
+    {OptionId::Jobs, "--jobs", "N",
+     "files written or tensors hashed in parallel (default: the core count)"},
     {OptionId::Force, "--force", nullptr, "replace OUT if it exists and is not empty"},
     {OptionId::Strict, "--strict", nullptr, "treat every warning as an error"},
     {OptionId::Verbose, "--verbose", nullptr, "print every copy apply performs"},

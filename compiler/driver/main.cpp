@@ -3,6 +3,8 @@
 #include "Options.h"
 #include "Session.h"
 
+#include "backends/ModelLoader.h"
+#include "backends/Verify.h"
 #include "backends/exec/Executor.h"
 #include "backends/hf/HfPlanReport.h"
 #include "compiler/EditReport.h"
@@ -169,6 +171,62 @@ int runApply(const Options &Opts) {
   return Success;
 }
 
+int runVerify(const Options &Opts) {
+  if (Opts.Positional.size() != 3) {
+    llvm::errs() << "rysc: error: usage: rysc verify RECIPE SOURCE OUT\n";
+    return Usage;
+  }
+  Session S(Opts);
+  if (!S.compile(Opts.Positional[0], &Opts.Positional[1]))
+    return Failure;
+  if (S.Kind != InputKind::HfFolder && S.Kind != InputKind::Gguf) {
+    llvm::errs() << "rysc: error: verify works on Hugging Face folders and GGUF models\n";
+    return Failure;
+  }
+  auto Source = loadModel(Opts.Positional[1]);
+  if (!Source) {
+    llvm::errs() << "rysc: error: " << llvm::toString(Source.takeError()) << "\n";
+    return Failure;
+  }
+  auto Out = loadModel(Opts.Positional[2]);
+  if (!Out) {
+    llvm::errs() << "rysc: error: " << llvm::toString(Out.takeError()) << "\n";
+    return Failure;
+  }
+
+  VerifyOptions Options;
+  Options.Jobs = Opts.Jobs;
+  std::vector<VerifyResult> Results = verifyOutput(*Source, *Out, *S.Compiled, S.Source, Options);
+  unsigned Failed = llvm::count_if(Results, [](const VerifyResult &R) { return !R.Passed; });
+
+  if (Opts.Format == "json") {
+    Json Doc;
+    Doc["schema"] = "rysc-verify/1";
+    Doc["passed"] = Failed == 0;
+    Doc["checks"] = Json::array();
+    for (const VerifyResult &R : Results)
+      Doc["checks"].push_back({{"check", R.Check}, {"passed", R.Passed},
+                               {"summary", R.Summary}, {"failures", R.Failures}});
+    Doc["seams"] = seamsToJson(S.Compiled->Map);
+    llvm::outs() << Doc.dump(2) << "\n";
+    return Failed ? Failure : Success;
+  }
+
+  llvm::outs() << "verify " << S.Source.Name << ": " << Opts.Positional[1] << " -> "
+               << Opts.Positional[2] << "\n";
+  for (const VerifyResult &R : Results) {
+    llvm::outs() << "  " << (R.Passed ? "ok    " : "FAILED") << " "
+                 << llvm::left_justify(R.Check, 15) << R.Summary << "\n";
+    for (const std::string &Failure : R.Failures)
+      llvm::outs() << "           " << Failure << "\n";
+  }
+  llvm::outs() << "\nseams:\n";
+  printSeams(llvm::outs(), S.Compiled->Map, S.Recipe, S.Diags);
+  llvm::outs() << "\n" << (Failed ? std::to_string(Failed) + " check(s) failed" : "all checks passed")
+               << "\n";
+  return Failed ? Failure : Success;
+}
+
 int runProfiles(const Options &Opts) {
   DiagnosticEngine Diags(llvm::errs());
   ProfileRegistry Registry;
@@ -217,5 +275,7 @@ int main(int Argc, const char **Argv) {
     return runPlan(*Opts);
   if (Opts->Command == "apply")
     return runApply(*Opts);
+  if (Opts->Command == "verify")
+    return runVerify(*Opts);
   return runProfiles(*Opts);
 }

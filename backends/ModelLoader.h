@@ -1,0 +1,46 @@
+// A format-neutral view of a model on disk for the commands that read
+// artifacts (verify, check, inspect): its config or metadata as JSON, where
+// each tensor's bytes are, and the provenance record if rysc wrote it.
+#ifndef RYSC_BACKENDS_MODELLOADER_H
+#define RYSC_BACKENDS_MODELLOADER_H
+
+#include "backends/gguf/GgufModel.h"
+#include "backends/hf/HfModel.h"
+#include "compiler/Compiler.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rysc {
+
+/// Where one tensor's bytes are and what they hold.
+struct TensorLocation {
+  std::string File;   ///< Path of the file that holds the bytes.
+  uint64_t Offset = 0; ///< Absolute offset of the first byte.
+  uint64_t Size = 0;
+  std::string Type;    ///< Safetensors dtype, or the ggml type name.
+  std::vector<uint64_t> Shape;
+};
+
+struct LoadedModel {
+  enum class Format { HfFolder, Gguf };
+  Format Kind = Format::HfFolder;
+  std::string Path;
+  ModelFacts Facts;
+  std::map<std::string, TensorLocation> Tensors;
+  std::optional<Json> Provenance;
+  std::optional<hf::HfModel> Hf;
+  std::optional<gguf::GgufModel> Gguf;
+
+  /// The files that hold tensor data, with their sizes, for reports.
+  std::vector<std::pair<std::string, uint64_t>> dataFiles() const;
+};
+
+/// Reads a Hugging Face folder or a GGUF file (headers only).
+llvm::Expected<LoadedModel> loadModel(llvm::StringRef Path);
+
+} // namespace rysc
+
+#endif // RYSC_BACKENDS_MODELLOADER_H

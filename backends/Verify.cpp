@@ -1,0 +1,308 @@
+// The checks of `rysc verify`.
+#include "backends/Verify.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/SHA256.h"
+
+#include <atomic>
+#include <fcntl.h>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+namespace rysc {
+
+namespace {
+
+/// Bytes per read while hashing: large enough for sequential throughput,
+/// small enough that memory does not depend on tensor sizes.
+constexpr size_t HashChunk = 4u << 20;
+
+std::string hashRange(const TensorLocation &T, std::vector<char> &Buffer) {
+  int Fd = ::open(T.File.c_str(), O_RDONLY | O_CLOEXEC);
+  if (Fd < 0)
+    return "error: cannot open '" + T.File + "'";
+  ::posix_fadvise(Fd, static_cast<off_t>(T.Offset), static_cast<off_t>(T.Size),
+                  POSIX_FADV_SEQUENTIAL);
+  llvm::SHA256 Hash;
+  uint64_t Done = 0;
+  while (Done < T.Size) {
+    size_t Want = static_cast<size_t>(std::min<uint64_t>(HashChunk, T.Size - Done));
+    ssize_t Got = ::pread(Fd, Buffer.data(), Want, static_cast<off_t>(T.Offset + Done));
+    if (Got <= 0) {
+      ::close(Fd);
+      return "error: '" + T.File + "' ends before offset " + std::to_string(T.Offset + Done);
+    }
+    Hash.update(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(Buffer.data()),
+                                        static_cast<size_t>(Got)));
+    Done += static_cast<uint64_t>(Got);
+  }
+  ::close(Fd);
+  auto Digest = Hash.final();
+  return llvm::toHex(Digest, /*LowerCase=*/true);
+}
+
+/// The output name of every source tensor under the map, as the recipe
+/// defines it: block tensors once per output layer that copies their block,
+/// inline extra blocks after the new trunk, everything else unchanged.
+std::map<std::string, std::string> expectedNames(const LoadedModel &Source, const Compilation &C) {
+  std::map<uint32_t, std::vector<uint32_t>> Outputs;
+  for (uint32_t Out = 0; Out < C.Map.outputCount(); ++Out)
+    Outputs[C.Map[Out].Source].push_back(Out);
+  std::map<std::string, std::string> Expected; // output name -> source name
+  std::string Prefix = C.Stack.Prefix + ".";
+  for (const auto &[Name, Location] : Source.Tensors) {
+    llvm::StringRef Rest(Name);
+    uint32_t Block = 0;
+    auto Split = Rest.consume_front(Prefix) ? Rest.split('.') : std::make_pair(llvm::StringRef(), llvm::StringRef());
+    if (Split.second.empty() || Split.first.getAsInteger(10, Block)) {
+      Expected[Name] = Name;
+      continue;
+    }
+    if (Block >= C.Map.sourceCount()) {
+      uint32_t Out = Block - C.Map.sourceCount() + C.Map.outputCount();
+      Expected[Prefix + std::to_string(Out) + "." + Split.second.str()] = Name;
+      continue;
+    }
+    for (uint32_t Out : Outputs[Block])
+      Expected[Prefix + std::to_string(Out) + "." + Split.second.str()] = Name;
+  }
+  return Expected;
+}
+
+void fail(VerifyResult &R, std::string Message) {
+  R.Passed = false;
+  if (R.Failures.size() < 50)
+    R.Failures.push_back(std::move(Message));
+  else if (R.Failures.size() == 50)
+    R.Failures.push_back("(further failures omitted)");
+}
+
+VerifyResult checkNames(const std::map<std::string, std::string> &Expected, const LoadedModel &Out) {
+  VerifyResult R{"tensor-names", true, {}, ""};
+  for (const auto &[Name, SourceName] : Expected)
+    if (!Out.Tensors.count(Name))
+      fail(R, "missing tensor '" + Name + "' (from source '" + SourceName + "')");
+  for (const auto &[Name, Location] : Out.Tensors)
+    if (!Expected.count(Name))
+      fail(R, "unexpected tensor '" + Name + "'");
+  R.Summary = std::to_string(Expected.size()) + " tensors expected, " +
+              std::to_string(Out.Tensors.size()) + " present";
+  return R;
+}
+
+VerifyResult checkLayerCount(const LoadedModel &Out, const Compilation &C) {
+  VerifyResult R{"layer-count", true, {}, ""};
+  std::set<uint32_t> Blocks;
+  std::string Prefix = C.Stack.Prefix + ".";
+  for (const auto &[Name, Location] : Out.Tensors) {
+    llvm::StringRef Rest(Name);
+    uint32_t Block = 0;
+    if (Rest.consume_front(Prefix) && !Rest.split('.').first.getAsInteger(10, Block))
+      Blocks.insert(Block);
+  }
+  std::string CountPath = C.Stack.fullPath(C.Stack.CountField);
+  const Json *Count = lookupPath(Out.Facts.Config, CountPath);
+  uint32_t Expected = C.Map.outputCount() + C.Stack.countedInline();
+  uint32_t Groups = C.Map.outputCount() + C.Stack.inlineCount();
+  if (!Count || *Count != Json(Expected))
+    fail(R, "'" + CountPath + "' is " + (Count ? Count->dump() : "missing") + ", expected " +
+                std::to_string(Expected));
+  if (Blocks.size() != Groups || (!Blocks.empty() && *Blocks.rbegin() != Groups - 1))
+    fail(R, "tensors under '" + C.Stack.Prefix + "' form " + std::to_string(Blocks.size()) +
+                " layer groups, expected " + std::to_string(Groups) + " (0.." +
+                std::to_string(Groups - 1) + ")");
+  R.Summary = CountPath + " = " + std::to_string(Expected);
+  return R;
+}
+
+/// Compares two JSON values and reports each differing path.
+void diffJson(const Json &Expected, const Json &Actual, const std::string &Path, VerifyResult &R) {
+  if (Expected.is_object() && Actual.is_object()) {
+    for (auto It = Expected.begin(); It != Expected.end(); ++It) {
+      std::string Child = Path.empty() ? It.key() : Path + "." + It.key();
+      if (!Actual.contains(It.key()))
+        fail(R, "'" + Child + "' is missing");
+      else
+        diffJson(It.value(), Actual[It.key()], Child, R);
+    }
+    for (auto It = Actual.begin(); It != Actual.end(); ++It)
+      if (!Expected.contains(It.key()))
+        fail(R, "'" + (Path.empty() ? It.key() : Path + "." + It.key()) + "' is unexpected");
+    return;
+  }
+  if (Expected.is_array() && Actual.is_array() && Expected.size() == Actual.size()) {
+    for (size_t Index = 0; Index < Expected.size(); ++Index)
+      if (Expected[Index] != Actual[Index]) {
+        fail(R, "'" + Path + "'[" + std::to_string(Index) + "] is " + Actual[Index].dump() +
+                    ", expected " + Expected[Index].dump());
+      }
+    return;
+  }
+  if (Expected != Actual) {
+    std::string Found = Actual.dump(), Wanted = Expected.dump();
+    if (Actual.is_array() && Expected.is_array())
+      Found = std::to_string(Actual.size()) + " entries", Wanted = std::to_string(Expected.size()) + " entries";
+    fail(R, "'" + Path + "' is " + Found + ", expected " + Wanted);
+  }
+}
+
+VerifyResult checkConfig(const LoadedModel &Out, const Compilation &C) {
+  VerifyResult R{"config", true, {}, ""};
+  Json Actual = Out.Facts.Config;
+  diffJson(C.OutputConfig, Actual, "", R);
+  R.Summary = std::to_string(C.Edits.size()) + " edits expected, every other key unchanged";
+  return R;
+}
+
+/// GGUF keys outside the JSON view (tokenizer and others) must keep their
+/// exact values.
+VerifyResult checkGgufKeys(const LoadedModel &Source, const LoadedModel &Out) {
+  VerifyResult R{"metadata-keys", true, {}, ""};
+  std::map<std::string, const gguf::Value *> OutKeys;
+  for (const gguf::KeyValue &KV : Out.Gguf->first().Metadata)
+    OutKeys[KV.Key] = &KV.Val;
+  size_t Checked = 0;
+  std::string Arch = Source.Gguf->Arch + ".";
+  for (const gguf::KeyValue &KV : Source.Gguf->first().Metadata) {
+    llvm::StringRef Key = KV.Key;
+    if (Key.startswith("split.") || Key.startswith("rys.") || Key.startswith(Arch) ||
+        Key.startswith("general."))
+      continue;
+    ++Checked;
+    auto Found = OutKeys.find(KV.Key);
+    if (Found == OutKeys.end())
+      fail(R, "key '" + KV.Key + "' is missing");
+    else if (*Found->second != KV.Val)
+      fail(R, "key '" + KV.Key + "' changed from " + KV.Val.describe() + " to " +
+                  Found->second->describe());
+  }
+  R.Summary = std::to_string(Checked) + " other keys byte-identical";
+  return R;
+}
+
+VerifyResult checkBytes(const std::map<std::string, std::string> &Expected,
+                        const LoadedModel &Source, const LoadedModel &Out, unsigned Jobs) {
+  VerifyResult R{"tensor-bytes", true, {}, ""};
+  // Each source tensor is hashed once however many copies it has.
+  std::map<std::string, size_t> SourceIndex;
+  std::vector<const TensorLocation *> ToHash;
+  std::vector<std::pair<std::string, std::string>> Pairs;
+  uint64_t Bytes = 0;
+  for (const auto &[Name, SourceName] : Expected) {
+    auto OutIt = Out.Tensors.find(Name);
+    if (OutIt == Out.Tensors.end())
+      continue;
+    const TensorLocation &S = Source.Tensors.at(SourceName);
+    if (OutIt->second.Type != S.Type || OutIt->second.Shape != S.Shape ||
+        OutIt->second.Size != S.Size) {
+      fail(R, "tensor '" + Name + "' has type " + OutIt->second.Type + " and " +
+                  std::to_string(OutIt->second.Size) + " bytes, expected " + S.Type + " and " +
+                  std::to_string(S.Size) + " bytes like '" + SourceName + "'");
+      continue;
+    }
+    if (!SourceIndex.count(SourceName)) {
+      SourceIndex[SourceName] = ToHash.size();
+      ToHash.push_back(&S);
+    }
+    Pairs.push_back({Name, SourceName});
+    Bytes += S.Size;
+  }
+  std::map<std::string, size_t> OutIndex;
+  for (const auto &[Name, SourceName] : Pairs) {
+    OutIndex[Name] = ToHash.size();
+    ToHash.push_back(&Out.Tensors.at(Name));
+  }
+
+  std::vector<std::string> Hashes = hashTensors(ToHash, Jobs);
+  for (const auto &[Name, SourceName] : Pairs) {
+    const std::string &Want = Hashes[SourceIndex[SourceName]];
+    const std::string &Got = Hashes[OutIndex[Name]];
+    if (llvm::StringRef(Got).startswith("error:") || Got != Want)
+      fail(R, "tensor '" + Name + "' bytes differ from source '" + SourceName + "' (sha256 " +
+                  Got.substr(0, 16) + " vs " + Want.substr(0, 16) + ")");
+  }
+  R.Summary = std::to_string(Pairs.size()) + " tensors, " + std::to_string(Bytes) +
+              " bytes compared by SHA-256";
+  return R;
+}
+
+VerifyResult checkIndex(const LoadedModel &Out) {
+  VerifyResult R{"index", true, {}, ""};
+  if (!Out.Hf || !Out.Hf->Index) {
+    R.Summary = "no index (single file)";
+    return R;
+  }
+  uint64_t Total = 0;
+  for (const auto &[Name, Location] : Out.Tensors)
+    Total += Location.Size;
+  const Json *Size = lookupPath(*Out.Hf->Index, "metadata.total_size");
+  if (!Size || *Size != Json(Total))
+    fail(R, "metadata.total_size is " + (Size ? Size->dump() : std::string("missing")) +
+                ", expected " + std::to_string(Total));
+  for (const auto &[Name, Reason] : Out.Hf->SkippedFiles)
+    fail(R, "'" + Name + "': " + Reason);
+  R.Summary = "total_size " + std::to_string(Total) + ", weight_map matches the shards";
+  return R;
+}
+
+VerifyResult checkProvenance(const LoadedModel &Out, const Compilation &C,
+                             const RecipeSource &Recipe) {
+  VerifyResult R{"provenance", true, {}, ""};
+  if (!Out.Provenance) {
+    fail(R, "the output has no rysc provenance record");
+    return R;
+  }
+  const Json &P = *Out.Provenance;
+  if (!P.contains("map") || P["map"] != mapToJson(C.Map))
+    fail(R, "the recorded map differs from the recipe's map");
+  const Json *Sha = lookupPath(P, "recipe.sha256");
+  if (!Sha || *Sha != Json(sha256Hex(Recipe.Text)))
+    fail(R, "the recorded recipe differs from '" + Recipe.Name + "'");
+  if (!P.contains("seams") || P["seams"] != seamsToJson(C.Map))
+    fail(R, "the recorded seams differ from the recipe's seams");
+  R.Summary = "map, seams and recipe hash recorded";
+  return R;
+}
+
+} // namespace
+
+std::vector<std::string> hashTensors(const std::vector<const TensorLocation *> &Tensors,
+                                     unsigned Jobs) {
+  std::vector<std::string> Hashes(Tensors.size());
+  unsigned Threads = Jobs ? Jobs : std::max(1u, std::thread::hardware_concurrency());
+  std::atomic<size_t> Next{0};
+  auto Work = [&]() {
+    std::vector<char> Buffer(HashChunk);
+    for (size_t Index = Next++; Index < Tensors.size(); Index = Next++)
+      Hashes[Index] = hashRange(*Tensors[Index], Buffer);
+  };
+  std::vector<std::thread> Pool;
+  for (unsigned Thread = 1; Thread < Threads; ++Thread)
+    Pool.emplace_back(Work);
+  Work();
+  for (std::thread &T : Pool)
+    T.join();
+  return Hashes;
+}
+
+std::vector<VerifyResult> verifyOutput(const LoadedModel &Source, const LoadedModel &Out,
+                                       const Compilation &C, const RecipeSource &Recipe,
+                                       const VerifyOptions &Options) {
+  std::map<std::string, std::string> Expected = expectedNames(Source, C);
+  std::vector<VerifyResult> Results;
+  Results.push_back(checkNames(Expected, Out));
+  Results.push_back(checkLayerCount(Out, C));
+  Results.push_back(checkConfig(Out, C));
+  if (Out.Gguf && Source.Gguf)
+    Results.push_back(checkGgufKeys(Source, Out));
+  Results.push_back(checkBytes(Expected, Source, Out, Options.Jobs));
+  if (Out.Hf)
+    Results.push_back(checkIndex(Out));
+  Results.push_back(checkProvenance(Out, C, Recipe));
+  return Results;
+}
+
+} // namespace rysc
