@@ -228,6 +228,11 @@ std::optional<Compilation> compileRecipe(DiagnosticEngine &Diags, ProfileRegistr
   Registry.addRecipeProfiles(Diags, Recipe);
   if (Diags.hasErrors() || !resolveLayerCount(State, Registry))
     return std::nullopt;
+  if (Options.ResolveOnly) {
+    State.Result.Map = LayerMap::build(State.SourceCount, {});
+    State.Result.OutputConfig = Model ? Model->Config : Json();
+    return std::move(State.Result);
+  }
 
   State.Edits = checkLayerStatements(State);
   if (Diags.hasErrors())

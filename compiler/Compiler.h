@@ -31,6 +31,9 @@ struct ModelFacts {
 struct CompileOptions {
   std::optional<uint32_t> Layers; ///< --layers, used when no model is given.
   bool Strict = false;
+  /// Stop after finding the profile, the layer count and the decoder stack
+  /// (for check and inspect, which have no recipe).
+  bool ResolveOnly = false;
 };
 
 /// One change to the config, with the old and new value.

@@ -428,8 +428,19 @@ private:
         llvm::consumeError(New.takeError());
 
     auto Truth = mappedTruth(Schedule, Scalar, Candidate);
-    auto Generated = evaluateOutput(Schedule, Scalar, Decoder, Candidate.size(), scheduleExtra(Schedule));
-    return Truth && Generated && !firstMismatch(*Generated, *Truth);
+    if (!Truth)
+      return false;
+    // A threshold may take a new value for the candidate window.
+    std::vector<Json> Values = {Scalar};
+    if (Schedule.Kind == ScheduleKind::Threshold)
+      for (uint32_t Value = 0; Value <= Candidate.size(); ++Value)
+        Values.push_back(Json(Value));
+    for (const Json &Value : Values) {
+      auto Generated = evaluateOutput(Schedule, Value, Decoder, Candidate.size(), scheduleExtra(Schedule));
+      if (Generated && !firstMismatch(*Generated, *Truth))
+        return true;
+    }
+    return false;
   }
 
   // --- Tensor families -------------------------------------------------------

@@ -19,6 +19,8 @@ std::string summarize(const Json &Value) {
   return Value.dump();
 }
 
+} // namespace
+
 /// Renders a per-layer list as one letter per layer in groups of ten, with
 /// a legend, when it has few distinct values; nullopt otherwise.
 std::optional<std::string> compactLayers(const Json &List) {
@@ -50,7 +52,36 @@ std::optional<std::string> compactLayers(const Json &List) {
   return Text + ")";
 }
 
-} // namespace
+std::string periodicForm(llvm::StringRef Letters) {
+  std::string Result;
+  size_t Pos = 0;
+  while (Pos < Letters.size()) {
+    // Take the period that covers the most layers from here, at least twice.
+    size_t BestPeriod = 1, BestRepeats = 1;
+    for (size_t Period = 1; Period <= 8 && Pos + Period <= Letters.size(); ++Period) {
+      size_t Repeats = 1;
+      while (Pos + (Repeats + 1) * Period <= Letters.size() &&
+             Letters.substr(Pos + Repeats * Period, Period) == Letters.substr(Pos, Period))
+        ++Repeats;
+      if (Repeats >= 2 && Period * Repeats > BestPeriod * BestRepeats) {
+        BestPeriod = Period;
+        BestRepeats = Repeats;
+      }
+    }
+    if (!Result.empty())
+      Result += " ";
+    if (BestRepeats == 1) {
+      Result += Letters[Pos++];
+      continue;
+    }
+    std::string Group;
+    for (char C : Letters.substr(Pos, BestPeriod))
+      Group += (Group.empty() ? "" : " ") + std::string(1, C);
+    Result += (BestPeriod == 1 ? Group : "(" + Group + ")") + " x" + std::to_string(BestRepeats);
+    Pos += BestPeriod * BestRepeats;
+  }
+  return Result;
+}
 
 void printEdits(llvm::raw_ostream &OS, llvm::StringRef ConfigName, const Compilation &C) {
   OS << "config edits (" << ConfigName << "):\n";

@@ -18,8 +18,10 @@ struct CommandSpec {
 
 const CommandSpec Commands[] = {
     {"plan", "RECIPE [MODEL]", "show what apply would do; reads only config and headers"},
-    {"apply", "RECIPE MODEL OUT", "write the output checkpoint to the new folder OUT"},
+    {"apply", "RECIPE MODEL OUT", "write the output: a new folder OUT, or file OUT for GGUF"},
     {"verify", "RECIPE SOURCE OUT", "check that OUT is exactly what the recipe makes of SOURCE"},
+    {"check", "MODEL", "check a checkpoint's internal consistency, with no recipe"},
+    {"inspect", "MODEL", "show a checkpoint's layers, schedules, fields and files"},
     {"profiles", "[NAME]", "list the architecture profiles, or print one"},
 };
 

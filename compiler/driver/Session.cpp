@@ -84,6 +84,21 @@ bool Session::compile(const std::string &RecipePath, const std::string *Model) {
     Options.Layers = gguf::imatrixLayerCount(*Gguf);
   if (!Options.Layers && Kind == InputKind::DatImatrix)
     Options.Layers = imatrix::layerCount(*Dat);
+  if (Opts.MaxShardSize && Kind != InputKind::HfFolder && Kind != InputKind::None) {
+    // TODO: GGUF outputs keep the source's part count; --split-max-size is not implemented.
+    Diags.error("--max-shard-size applies to Hugging Face outputs; a GGUF output has as many "
+                "parts as its source");
+    return false;
+  }
+  if (Kind == InputKind::GgufImatrix || Kind == InputKind::DatImatrix) {
+    uint32_t Named = Kind == InputKind::GgufImatrix ? gguf::imatrixLayerCount(*Gguf)
+                                                    : imatrix::layerCount(*Dat);
+    if (*Options.Layers < Named)
+      Diags.warning("the imatrix names blocks up to " + std::to_string(Named - 1) + ", but " +
+                    "--layers is " + std::to_string(*Options.Layers) + "; blocks " +
+                    std::to_string(*Options.Layers) + " and up are treated as extra blocks "
+                    "(such as MTP) and renumbered after the new trunk");
+  }
   bool HasFacts = Kind == InputKind::HfFolder || Kind == InputKind::Gguf;
   Compiled = compileRecipe(Diags, Registry, Recipe, HasFacts ? &Facts : nullptr, Options);
   if (Compiled && !HasFacts && Kind != InputKind::None)
@@ -124,6 +139,17 @@ bool Session::planGguf(llvm::StringRef OutName) {
 }
 
 bool Session::plan(llvm::StringRef OutName) {
+  // The output format follows the input, so a mismatched extension would
+  // hide a file of one format behind the other's name.
+  bool GgufOut = Kind == InputKind::Gguf || Kind == InputKind::GgufImatrix;
+  if (!OutName.empty() && (Kind == InputKind::Gguf || Kind == InputKind::GgufImatrix ||
+                           Kind == InputKind::DatImatrix) &&
+      OutName.endswith(".gguf") != GgufOut) {
+    Diags.error("'" + OutName + "': the output is written in the input's format (" +
+                (GgufOut ? "GGUF" : "legacy imatrix") + "), so name it " +
+                (GgufOut ? "with" : "without") + " the .gguf extension");
+    return false;
+  }
   bool Ok = true;
   switch (Kind) {
   case InputKind::None:

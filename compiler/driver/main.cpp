@@ -3,6 +3,7 @@
 #include "Options.h"
 #include "Session.h"
 
+#include "backends/ModelCheck.h"
 #include "backends/ModelLoader.h"
 #include "backends/Verify.h"
 #include "backends/exec/Executor.h"
@@ -166,8 +167,16 @@ int runApply(const Options &Opts) {
   uint64_t Total = 0;
   for (const PlannedFile &File : Plan.Files)
     Total += File.Size;
-  llvm::outs() << "\nwrote " << Out << ": " << Plan.Files.size() << " file(s), "
-               << hf::formatBytes(Total) << "\n";
+  llvm::outs() << "\nwrote " << hf::formatBytes(Total) << " in " << Plan.Files.size()
+               << " file(s)";
+  if (S.Kind == InputKind::HfFolder) {
+    llvm::outs() << " to " << Out << "\n";
+  } else {
+    llvm::outs() << ":\n";
+    llvm::StringRef Folder = llvm::sys::path::parent_path(Out);
+    for (const PlannedFile &File : Plan.Files)
+      llvm::outs() << "  " << (Folder.empty() ? "" : (Folder + "/").str()) << File.Path << "\n";
+  }
   return Success;
 }
 
@@ -227,6 +236,119 @@ int runVerify(const Options &Opts) {
   return Failed ? Failure : Success;
 }
 
+/// Loads and resolves a model for check and inspect; prints problems.
+std::optional<ResolvedModel> loadAndResolve(const std::string &Path, LoadedModel &Model,
+                                            ProfileRegistry &Registry, DiagnosticEngine &Diags) {
+  auto Loaded = loadModel(Path);
+  if (!Loaded) {
+    Diags.error(llvm::toString(Loaded.takeError()));
+    return std::nullopt;
+  }
+  Model = std::move(*Loaded);
+  Registry.loadStdlib(Diags);
+  return resolveModelOnly(Model, Registry, Diags);
+}
+
+llvm::StringRef severityText(Severity Level) {
+  return Level == Severity::Error ? "error" : Level == Severity::Warning ? "warning" : "note";
+}
+
+int runCheck(const Options &Opts) {
+  if (Opts.Positional.size() != 1) {
+    llvm::errs() << "rysc: error: usage: rysc check MODEL\n";
+    return Usage;
+  }
+  DiagnosticEngine Diags(llvm::errs());
+  Diags.setWarningsAsErrors(Opts.Strict);
+  ProfileRegistry Registry;
+  LoadedModel Model;
+  auto Resolved = loadAndResolve(Opts.Positional[0], Model, Registry, Diags);
+  if (!Resolved)
+    return Failure;
+  std::vector<Finding> Findings = checkModel(*Resolved);
+  bool Failed = llvm::any_of(Findings, [&](const Finding &F) {
+    return F.Level == Severity::Error || (Opts.Strict && F.Level == Severity::Warning);
+  });
+
+  if (Opts.Format == "json") {
+    Json Doc;
+    Doc["schema"] = "rysc-check/1";
+    Doc["passed"] = !Failed;
+    Doc["profile"] = Resolved->C.UsedProfile->Name;
+    Doc["findings"] = Json::array();
+    for (const Finding &F : Findings)
+      Doc["findings"].push_back({{"severity", severityText(F.Level)}, {"check", F.Check},
+                                 {"message", F.Message}, {"fix", F.Fix}});
+    llvm::outs() << Doc.dump(2) << "\n";
+    return Failed ? Failure : Success;
+  }
+  llvm::outs() << "check " << Opts.Positional[0] << " (profile " << Resolved->C.UsedProfile->Name
+               << ", " << Resolved->Layers << " layers under " << Resolved->C.Stack.Prefix
+               << ".N)\n";
+  for (const Finding &F : Findings) {
+    llvm::outs() << "  " << severityText(F.Level) << " [" << F.Check << "]: " << F.Message << "\n";
+    if (!F.Fix.empty())
+      llvm::outs() << "    fix: " << F.Fix << "\n";
+  }
+  llvm::outs() << (Findings.empty() ? "no problems found" : std::to_string(Findings.size()) +
+                                                                " finding(s)")
+               << "\n";
+  return Failed ? Failure : Success;
+}
+
+int runInspect(const Options &Opts) {
+  if (Opts.Positional.size() != 1) {
+    llvm::errs() << "rysc: error: usage: rysc inspect MODEL\n";
+    return Usage;
+  }
+  DiagnosticEngine Diags(llvm::errs());
+  ProfileRegistry Registry;
+  LoadedModel Model;
+  auto Resolved = loadAndResolve(Opts.Positional[0], Model, Registry, Diags);
+  if (!Resolved)
+    return Failure;
+  Json Report = inspectModel(*Resolved);
+  if (Opts.Format == "json") {
+    Report["schema"] = "rysc-inspect/1";
+    llvm::outs() << Report.dump(2) << "\n";
+    return Success;
+  }
+  llvm::raw_ostream &OS = llvm::outs();
+  OS << "model: " << Opts.Positional[0] << "\nformat: " << Report["format"].get<std::string>()
+     << "\nprofile: " << Report["profile"].get<std::string>() << "\nlayers: "
+     << Resolved->Layers << " ('" << Report["layer_count_field"].get<std::string>()
+     << "'), decoder stack " << Resolved->C.Stack.Prefix << ".N\n";
+  OS << "per-layer fields:\n";
+  for (const Json &F : Report["per_layer_fields"])
+    OS << "  " << F["field"].get<std::string>() << " (" << F["kind"].get<std::string>()
+       << (F.contains("length") ? ", " + std::to_string(F["length"].get<size_t>()) + " entries" : "")
+       << ")\n";
+  for (const Json &S : Report["schedules"])
+    OS << "schedule " << S["field"].get<std::string>() << ": " << S["compact"].get<std::string>()
+       << "   " << S["legend"].get<std::string>() << "\n";
+  OS << "extra stacks:" << (Report["extra_stacks"].empty() ? " none" : "") << "\n";
+  for (const Json &S : Report["extra_stacks"])
+    OS << "  " << S.dump() << "\n";
+  for (auto It = Report["tensor_families"].begin(); It != Report["tensor_families"].end(); ++It) {
+    std::vector<std::string> Groups = It.value().get<std::vector<std::string>>();
+    OS << "layers of type " << It.key() << " carry: " << llvm::join(Groups, ", ") << "\n";
+  }
+  uint64_t Min = UINT64_MAX, Max = 0;
+  for (const Json &B : Report["bytes_per_layer"]) {
+    Min = std::min<uint64_t>(Min, B.get<uint64_t>());
+    Max = std::max<uint64_t>(Max, B.get<uint64_t>());
+  }
+  OS << "bytes per layer: " << hf::formatBytes(Min) << " to " << hf::formatBytes(Max) << "\n";
+  OS << "files:\n";
+  for (const Json &F : Report["files"])
+    OS << "  " << F["file"].get<std::string>() << ": " << hf::formatBytes(F["size"].get<uint64_t>())
+       << "\n";
+  if (Report.contains("rysc_provenance"))
+    OS << "built by rysc from recipe " << Report["rysc_provenance"]["recipe"].dump()
+       << "; map: " << Report["rysc_provenance"]["map"].dump() << "\n";
+  return Success;
+}
+
 int runProfiles(const Options &Opts) {
   DiagnosticEngine Diags(llvm::errs());
   ProfileRegistry Registry;
@@ -277,5 +399,9 @@ int main(int Argc, const char **Argv) {
     return runApply(*Opts);
   if (Opts->Command == "verify")
     return runVerify(*Opts);
+  if (Opts->Command == "check")
+    return runCheck(*Opts);
+  if (Opts->Command == "inspect")
+    return runInspect(*Opts);
   return runProfiles(*Opts);
 }

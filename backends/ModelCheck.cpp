@@ -1,0 +1,344 @@
+// The checks of `rysc check` and the report of `rysc inspect`.
+#include "backends/ModelCheck.h"
+#include "compiler/EditReport.h"
+#include "compiler/FieldRules.h"
+#include "compiler/Provenance.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+#include <set>
+
+namespace rysc {
+
+std::optional<ResolvedModel> resolveModelOnly(const LoadedModel &Model, ProfileRegistry &Registry,
+                                              DiagnosticEngine &Diags) {
+  ast::Recipe Empty;
+  Empty.BufferId = Diags.addBuffer("", "<check>");
+  CompileOptions Options;
+  Options.ResolveOnly = true;
+  auto C = compileRecipe(Diags, Registry, Empty, &Model.Facts, Options);
+  if (!C)
+    return std::nullopt;
+
+  ResolvedModel R;
+  R.Model = &Model;
+  R.C = std::move(*C);
+  R.Layers = R.C.Map.sourceCount();
+  R.Decoder = R.C.Stack.DecoderPath.empty() ? &Model.Facts.Config
+                                            : lookupPath(Model.Facts.Config, R.C.Stack.DecoderPath);
+  std::string Prefix = R.C.Stack.Prefix + ".";
+  for (const auto &[Name, Location] : Model.Tensors) {
+    llvm::StringRef Rest(Name);
+    if (!Rest.consume_front(Prefix))
+      continue;
+    auto [Number, Suffix] = Rest.split('.');
+    uint32_t Block = 0;
+    if (Suffix.empty() || Number.getAsInteger(10, Block))
+      continue;
+    R.Suffixes[Block].push_back(Suffix.str());
+    R.BlockBytes[Block] += Location.Size;
+  }
+  return R;
+}
+
+namespace {
+
+const Profile &profileOf(const ResolvedModel &R) { return *R.C.UsedProfile; }
+
+std::string full(const ResolvedModel &R, llvm::StringRef Relative) {
+  return R.C.Stack.fullPath(Relative);
+}
+
+/// Length and range checks of every declared per-layer field.
+void checkFieldShapes(const ResolvedModel &R, std::vector<Finding> &Findings) {
+  uint32_t Counted = R.C.Stack.countedInline();
+  for (const FieldSpec &Spec : profileOf(R).Fields) {
+    const Json *Value = lookupPath(*R.Decoder, Spec.Path);
+    if (!Value || Value->is_null() || (Spec.Broadcast && !Value->is_array()))
+      continue;
+    // A remap through the identity map applies every length and range rule.
+    std::vector<uint32_t> Identity(R.Layers);
+    for (uint32_t Layer = 0; Layer < R.Layers; ++Layer)
+      Identity[Layer] = Layer;
+    FieldSpec Lenient = Spec;
+    if (Counted && Value->is_array() && Value->size() == R.Layers + Counted)
+      Lenient.Tail = true;
+    auto Result = remapField(Lenient, *Value, Identity, R.Layers);
+    if (Result)
+      continue;
+    Findings.push_back({Severity::Error, "per-layer-field",
+                        "'" + full(R, Spec.Path) + "' " + llvm::toString(Result.takeError()),
+                        "rebuild the list with one entry per layer (" + std::to_string(R.Layers) +
+                            "), in the order of the tensors"});
+  }
+}
+
+/// Compares each schedule scalar with the explicit list it would generate.
+void checkSchedules(const ResolvedModel &R, std::vector<Finding> &Findings) {
+  for (const ScheduleSpec &Schedule : profileOf(R).Schedules) {
+    const FieldSpec *Target = profileOf(R).findField(Schedule.Target);
+    const Json *Explicit = lookupPath(*R.Decoder, Schedule.Target);
+    const Json *Scalar = lookupPath(*R.Decoder, Schedule.Scalar);
+    if (!Target || !Explicit || Explicit->is_null())
+      continue;
+    Json Value = Scalar && !Scalar->is_null() ? *Scalar : Schedule.Default.value_or(nullptr);
+    if (Value.is_null())
+      continue;
+    EvalContext Context{0, R.Layers, R.Decoder, {{Schedule.Scalar, Value}}};
+    for (uint32_t Layer = 0; Layer < R.Layers; ++Layer) {
+      Context.LayerIndex = Layer;
+      auto Generated = evaluate(*Schedule.Generator, Context);
+      if (!Generated) {
+        llvm::consumeError(Generated.takeError());
+        break;
+      }
+      Json Listed = perLayerValue(*Target, *Explicit, Layer);
+      bool Same = *Generated == Listed ||
+                  (Generated->is_boolean() && Listed.is_number() &&
+                   Generated->get<bool>() == (Listed.get<double>() != 0));
+      if (Same)
+        continue;
+      std::string ScalarText = "'" + full(R, Schedule.Scalar) + "' = " + Value.dump() +
+                               (Scalar && !Scalar->is_null() ? "" : " (its default)");
+      Findings.push_back(
+          {Severity::Warning, "schedule",
+           ScalarText + " disagrees with '" + full(R, Schedule.Target) + "' from layer " +
+               std::to_string(Layer) + " (" + Generated->dump() + " vs " + Listed.dump() +
+               "); readers of the list (transformers, llama.cpp with the array) and readers of "
+               "the scalar alone (MLX, ik_llama.cpp) build different models",
+           "use a window whose length keeps the scalar valid, or serve only with readers of '" +
+               full(R, Schedule.Target) + "'"});
+      break;
+    }
+  }
+}
+
+bool hasPrefix(const std::vector<std::string> &Names, llvm::StringRef Prefix) {
+  return llvm::any_of(Names, [&](const std::string &N) { return llvm::StringRef(N).startswith(Prefix); });
+}
+
+void checkTensorFamilies(const ResolvedModel &R, std::vector<Finding> &Findings) {
+  for (const TensorFamilySpec &Family : profileOf(R).TensorFamilies) {
+    auto Types = layerTypes(R, Family.Field);
+    if (!Types)
+      continue;
+    unsigned Reported = 0, Total = 0;
+    for (uint32_t Layer = 0; Layer < R.Layers && Layer < Types->size(); ++Layer) {
+      const Json &Type = (*Types)[Layer];
+      bool Matches = Type == Family.Value || (Type.is_number() && Family.Value.is_boolean() &&
+                                              (Type.get<double>() != 0) == Family.Value.get<bool>());
+      if (!Matches)
+        continue;
+      auto Found = R.Suffixes.find(Layer);
+      static const std::vector<std::string> None;
+      const std::vector<std::string> &Names = Found == R.Suffixes.end() ? None : Found->second;
+      std::vector<std::string> Problems;
+      for (const std::string &Required : Family.Require)
+        if (!hasPrefix(Names, Required))
+          Problems.push_back("no '" + Required + "*' tensors");
+      for (const std::string &Forbidden : Family.Forbid)
+        if (hasPrefix(Names, Forbidden))
+          Problems.push_back("'" + Forbidden + "*' tensors");
+      if (Problems.empty())
+        continue;
+      ++Total;
+      if (Reported++ >= 5)
+        continue;
+      Findings.push_back(
+          {Severity::Error, "tensor-family",
+           "layer " + std::to_string(Layer) + " is " + Type.dump() + " in '" +
+               full(R, Family.Field) + "' but has " + llvm::join(Problems, " and ") +
+               ": the model loads, then runs this layer on the wrong path",
+           "make '" + full(R, Family.Field) + "' match the tensors (rebuild it through the "
+           "layer map that moved the tensors)"});
+    }
+    if (Total > 5)
+      Findings.push_back({Severity::Error, "tensor-family",
+                          std::to_string(Total - 5) + " more layers have the same problem", ""});
+  }
+}
+
+/// Extra-stack blocks numbered after the trunk must carry the stack's
+/// marker tensors, and no trunk block may.
+void checkExtraStacks(const ResolvedModel &R, std::vector<Finding> &Findings) {
+  uint32_t First = R.Layers;
+  for (const ExtraStackSpec &Spec : profileOf(R).ExtraStacks) {
+    if (!Spec.Inline || Spec.Prefix.empty())
+      continue;
+    uint32_t Count = 0;
+    for (const InlineStack &Stack : R.C.Stack.Inline)
+      if (Stack.Name == Spec.Name)
+        Count = Stack.Count;
+    for (const auto &[Block, Names] : R.Suffixes) {
+      bool Marked = hasPrefix(Names, Spec.Prefix);
+      bool InStack = Block >= First && Block < First + Count;
+      if (Marked && !InStack)
+        Findings.push_back({Severity::Error, "extra-stack",
+                            "block " + std::to_string(Block) + " carries '" + Spec.Prefix +
+                                "*' tensors of the '" + Spec.Name + "' stack, but that stack is " +
+                                (Count ? "blocks " + std::to_string(First) + ".." +
+                                             std::to_string(First + Count - 1)
+                                       : std::string("empty")),
+                            "renumber the " + Spec.Name + " block to follow the trunk"});
+      if (InStack && !Marked)
+        Findings.push_back({Severity::Error, "extra-stack",
+                            "block " + std::to_string(Block) + " should be a '" + Spec.Name +
+                                "' block but has no '" + Spec.Prefix + "*' tensors",
+                            "renumber the " + Spec.Name + " block to follow the trunk"});
+    }
+  }
+}
+
+void checkHfFiles(const ResolvedModel &R, std::vector<Finding> &Findings) {
+  const LoadedModel &M = *R.Model;
+  if (!M.Hf)
+    return;
+  for (const auto &[Name, Reason] : M.Hf->SkippedFiles)
+    Findings.push_back({Severity::Error, "stray-shard",
+                        "'" + Name + "' is not in the index; tools that collect every "
+                        "*.safetensors file load its tensors a second time",
+                        "delete '" + Name + "'"});
+  if (!M.Hf->Index)
+    return;
+  uint64_t Total = 0;
+  for (const auto &[Name, Location] : M.Tensors)
+    Total += Location.Size;
+  const Json *Size = lookupPath(*M.Hf->Index, "metadata.total_size");
+  if (!Size || *Size != Json(Total))
+    Findings.push_back({Severity::Error, "index",
+                        "model.safetensors.index.json has total_size " +
+                            (Size ? Size->dump() : std::string("(missing)")) +
+                            ", but the shards hold " + std::to_string(Total) + " tensor bytes",
+                        "set metadata.total_size to " + std::to_string(Total)});
+}
+
+} // namespace
+
+std::optional<std::vector<Json>> layerTypes(const ResolvedModel &R, const std::string &Field) {
+  const Profile &P = profileOf(R);
+  const Json *Explicit = lookupPath(*R.Decoder, Field);
+  std::vector<Json> Types;
+  if (Explicit && !Explicit->is_null()) {
+    FieldSpec Values;
+    const FieldSpec *Spec = P.findField(Field);
+    for (uint32_t Layer = 0; Layer < R.Layers; ++Layer)
+      Types.push_back(perLayerValue(Spec ? *Spec : Values, *Explicit, Layer));
+    return Types;
+  }
+  const ScheduleSpec *Schedule = P.findScheduleFor(Field);
+  if (!Schedule)
+    return std::nullopt;
+  const Json *Scalar = lookupPath(*R.Decoder, Schedule->Scalar);
+  Json Value = Scalar && !Scalar->is_null() ? *Scalar : Schedule->Default.value_or(nullptr);
+  if (Value.is_null())
+    return std::nullopt;
+  EvalContext Context{0, R.Layers, R.Decoder, {{Schedule->Scalar, Value}}};
+  for (uint32_t Layer = 0; Layer < R.Layers; ++Layer) {
+    Context.LayerIndex = Layer;
+    auto Type = evaluate(*Schedule->Generator, Context);
+    if (!Type) {
+      llvm::consumeError(Type.takeError());
+      return std::nullopt;
+    }
+    Types.push_back(std::move(*Type));
+  }
+  return Types;
+}
+
+std::vector<Finding> checkModel(const ResolvedModel &R) {
+  std::vector<Finding> Findings;
+  checkFieldShapes(R, Findings);
+  checkSchedules(R, Findings);
+  checkTensorFamilies(R, Findings);
+  checkExtraStacks(R, Findings);
+  checkHfFiles(R, Findings);
+  return Findings;
+}
+
+Json inspectModel(const ResolvedModel &R) {
+  const LoadedModel &M = *R.Model;
+  const Profile &P = profileOf(R);
+  Json Report;
+  Report["format"] = M.Kind == LoadedModel::Format::Gguf ? "gguf" : "safetensors";
+  Report["profile"] = P.Name;
+  Report["layers"] = R.Layers;
+  Report["layer_count_field"] = full(R, R.C.Stack.CountField);
+  Report["decoder_stack"] = R.C.Stack.Prefix;
+
+  Json Fields = Json::array();
+  for (const FieldSpec &Spec : P.Fields) {
+    const Json *Value = lookupPath(*R.Decoder, Spec.Path);
+    if (!Value || Value->is_null())
+      continue;
+    Json Entry = {{"field", full(R, Spec.Path)}, {"kind", fieldKindName(Spec.Kind)}};
+    if (Value->is_array() || Value->is_string())
+      Entry["length"] = Value->is_array() ? Value->size() : Value->get<std::string>().size();
+    Fields.push_back(std::move(Entry));
+  }
+  Report["per_layer_fields"] = Fields;
+
+  Json Schedules = Json::array();
+  for (const FieldSpec &Spec : P.Fields)
+    if (auto Types = layerTypes(R, Spec.Path)) {
+      if (llvm::all_of(*Types, [](const Json &T) { return T.is_null(); }))
+        continue;
+      auto Letters = compactLayers(Json(*Types));
+      if (!Letters)
+        continue;
+      std::string Compact = Letters->substr(0, Letters->find("   ("));
+      Compact.erase(std::remove(Compact.begin(), Compact.end(), ' '), Compact.end());
+      Schedules.push_back({{"field", full(R, Spec.Path)},
+                           {"compact", periodicForm(Compact)},
+                           {"legend", Letters->substr(Letters->find("   (") + 3)}});
+    }
+  Report["schedules"] = Schedules;
+
+  Json Stacks = Json::array();
+  for (const InlineStack &Stack : R.C.Stack.Inline)
+    Stacks.push_back({{"name", Stack.Name}, {"blocks", Stack.Count},
+                      {"first_block", R.Layers}, {"counted_in_layer_count", Stack.Counted}});
+  for (const ExtraStackSpec &Spec : P.ExtraStacks)
+    if (!Spec.Inline) {
+      unsigned Tensors = 0;
+      for (const auto &[Name, Location] : M.Tensors)
+        Tensors += llvm::StringRef(Name).startswith(Spec.Prefix);
+      if (Tensors)
+        Stacks.push_back({{"name", Spec.Name}, {"prefix", Spec.Prefix}, {"tensors", Tensors}});
+    }
+  Report["extra_stacks"] = Stacks;
+
+  // Tensor families: the distinct first name components per layer type.
+  Json Families = Json::object();
+  for (const TensorFamilySpec &Family : P.TensorFamilies) {
+    auto Types = layerTypes(R, Family.Field);
+    if (!Types)
+      continue;
+    for (uint32_t Layer = 0; Layer < Types->size(); ++Layer) {
+      std::string Key = (*Types)[Layer].is_string() ? (*Types)[Layer].get<std::string>()
+                                                    : (*Types)[Layer].dump();
+      std::set<std::string> Groups;
+      for (const std::string &Suffix : R.Suffixes.count(Layer) ? R.Suffixes.at(Layer)
+                                                                : std::vector<std::string>())
+        Groups.insert(llvm::StringRef(Suffix).split('.').first.str());
+      Families[Key] = Groups;
+    }
+  }
+  Report["tensor_families"] = Families;
+
+  Json Bytes = Json::array();
+  for (uint32_t Layer = 0; Layer < R.Layers; ++Layer)
+    Bytes.push_back(R.BlockBytes.count(Layer) ? R.BlockBytes.at(Layer) : 0);
+  Report["bytes_per_layer"] = Bytes;
+  Json Files = Json::array();
+  for (const auto &[Name, Size] : M.dataFiles())
+    Files.push_back({{"file", Name}, {"size", Size}});
+  Report["files"] = Files;
+  if (M.Provenance)
+    Report["rysc_provenance"] = {{"recipe", lookupPath(*M.Provenance, "recipe.name")
+                                                ? *lookupPath(*M.Provenance, "recipe.name")
+                                                : Json(nullptr)},
+                                 {"map", M.Provenance->value("map", Json::array())}};
+  return Report;
+}
+
+} // namespace rysc
