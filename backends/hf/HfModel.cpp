@@ -26,6 +26,41 @@ std::string joinPath(llvm::StringRef Dir, llvm::StringRef Name) {
   return std::string(Path);
 }
 
+/// Returns \p Text with the bare literals NaN, Infinity and -Infinity, which
+/// Python's json module writes (Falcon-H1 and Nemotron-H configs have
+/// "time_step_limit": [0.0, Infinity]), turned into strings, so that a
+/// strict JSON parser accepts the file. Edits are applied to the original
+/// text, so these values are written back unchanged.
+std::string quoteNonFiniteLiterals(llvm::StringRef Text) {
+  std::string Result;
+  Result.reserve(Text.size());
+  bool InString = false;
+  for (size_t Pos = 0; Pos < Text.size(); ++Pos) {
+    char C = Text[Pos];
+    if (InString) {
+      Result += C;
+      if (C == '\\' && Pos + 1 < Text.size())
+        Result += Text[++Pos];
+      else if (C == '"')
+        InString = false;
+      continue;
+    }
+    if (C == '"')
+      InString = true;
+    bool Matched = false;
+    for (llvm::StringRef Literal : {"-Infinity", "Infinity", "NaN"})
+      if (Text.substr(Pos).startswith(Literal)) {
+        Result += "\"" + Literal.str() + "\"";
+        Pos += Literal.size() - 1;
+        Matched = true;
+        break;
+      }
+    if (!Matched)
+      Result += C;
+  }
+  return Result;
+}
+
 llvm::Expected<Json> readJsonFile(const std::string &Path, std::string *Text = nullptr) {
   auto Buffer = llvm::MemoryBuffer::getFile(Path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
   if (!Buffer)
@@ -33,12 +68,12 @@ llvm::Expected<Json> readJsonFile(const std::string &Path, std::string *Text = n
   if ((*Buffer)->getBufferSize() > MaxJsonFileSize)
     return fileError(Path, "is " + llvm::Twine((*Buffer)->getBufferSize()) +
                                " bytes, larger than any config or index file");
-  Json Value = Json::parse((*Buffer)->getBuffer().begin(), (*Buffer)->getBuffer().end(), nullptr,
-                           /*allow_exceptions=*/false);
+  std::string Parseable = quoteNonFiniteLiterals((*Buffer)->getBuffer());
+  Json Value = Json::parse(Parseable, nullptr, /*allow_exceptions=*/false);
   if (Value.is_discarded()) {
     // Parse again with exceptions only to get nlohmann's position message.
     try {
-      (void)Json::parse((*Buffer)->getBuffer().begin(), (*Buffer)->getBuffer().end());
+      (void)Json::parse(Parseable);
     } catch (const Json::parse_error &E) {
       return fileError(Path, "malformed JSON: " + llvm::StringRef(E.what()));
     }
