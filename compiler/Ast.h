@@ -157,6 +157,9 @@ struct ProfileDecl {
   std::vector<TensorFamilyDecl> TensorFamilies;
   std::vector<FieldPath> NotPerLayer;
   std::vector<WarnDecl> Warnings;
+  /// `pinned "message" when EXPR;`: source layers that must appear exactly
+  /// once in the output (Condition is evaluated with `i` a source layer).
+  std::vector<WarnDecl> Pinned;
   std::vector<DeriveDecl> Derives;
   std::vector<std::string> PackedTensors;
   llvm::SMRange Range;

@@ -67,6 +67,8 @@ public:
       return;
     for (const WarnSpec &Warn : P.Warnings)
       applyWarning(Warn);
+    for (const WarnSpec &Pin : P.Pinned)
+      checkPinned(Pin);
     for (const DeriveSpec &Derive : P.Derives)
       applyDerive(Derive);
     checkPackedTensors();
@@ -551,6 +553,34 @@ private:
         return;
     }
     Diags.warning(State.Anchor.Start, Warn.Message + " (profile '" + P.Name + "')", State.Anchor);
+  }
+
+  /// Reports each source layer that the condition pins but the map copies
+  /// or drops.
+  void checkPinned(const WarnSpec &Pin) {
+    std::vector<uint32_t> Occurrences(State.SourceCount, 0);
+    for (uint32_t Source : Map)
+      ++Occurrences[Source];
+    EvalContext Context = sourceContext();
+    for (uint32_t Layer = 0; Layer < State.SourceCount; ++Layer) {
+      if (Occurrences[Layer] == 1)
+        continue;
+      Context.LayerIndex = Layer;
+      auto Value = evaluate(*Pin.Condition, Context);
+      if (!Value) {
+        Diags.error(Pin.Range.Start, "cannot evaluate the condition of this rule: " +
+                                         llvm::toString(Value.takeError()),
+                    Pin.Range);
+        return;
+      }
+      if (*Value != Json(true))
+        continue;
+      Diags.error(State.Anchor.Start,
+                  "source layer " + std::to_string(Layer) + " is " +
+                      (Occurrences[Layer] ? "copied" : "dropped") + ", but " + Pin.Message +
+                      " (profile '" + P.Name + "')",
+                  State.Anchor);
+    }
   }
 
   void applyDerive(const DeriveSpec &Derive) {

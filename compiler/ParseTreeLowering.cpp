@@ -354,6 +354,15 @@ bool Lowering::lowerEffectItem(RysParser::ProfileItemContext *Context, ast::Prof
     Profile.Warnings.push_back(std::move(Decl));
     return true;
   }
+  if (auto *Pinned = dynamic_cast<RysParser::PinnedItemContext *>(Context)) {
+    ast::WarnDecl Decl;
+    Decl.Message = lowerString(Pinned->STRING());
+    Decl.Range = Positions.range(Context);
+    if (!(Decl.Condition = lowerExpr(Pinned->expr())))
+      return false;
+    Profile.Pinned.push_back(std::move(Decl));
+    return true;
+  }
   if (auto *Derive = dynamic_cast<RysParser::DeriveItemContext *>(Context)) {
     ast::DeriveDecl Decl;
     Decl.Range = Positions.range(Context);

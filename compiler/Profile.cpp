@@ -117,6 +117,8 @@ public:
       Result.NotPerLayer.push_back(Path.str());
     for (const ast::WarnDecl &Warn : Decl.Warnings)
       Result.Warnings.push_back({Warn.Message, Warn.Condition.get(), Warn.Range});
+    for (const ast::WarnDecl &Pin : Decl.Pinned)
+      Result.Pinned.push_back({Pin.Message, Pin.Condition.get(), Pin.Range});
     for (const ast::DeriveDecl &Derive : Decl.Derives)
       upsert(Result.Derives, DeriveSpec{Derive.Field.str(), Derive.Value.get(), Derive.Range},
              [](const DeriveSpec &D) { return D.Field; });

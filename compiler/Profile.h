@@ -110,6 +110,8 @@ struct Profile {
   std::vector<TensorFamilySpec> TensorFamilies;
   std::vector<std::string> NotPerLayer;
   std::vector<WarnSpec> Warnings;
+  /// Source layers that must appear exactly once: their condition is true.
+  std::vector<WarnSpec> Pinned;
   std::vector<DeriveSpec> Derives;
   /// Tensor-name suffixes of non-layer tensors whose shape packs one slice
   /// per layer (Gemma-3n per-layer embeddings).

@@ -80,6 +80,7 @@ profileItem
     | WARN message=STRING (WHEN expr)? SEMI                              # warnItem
     | DERIVE fieldPath ASSIGN expr SEMI                                  # deriveItem
     | PACKED_TENSOR stringList SEMI                                      # packedTensorItem
+    | PINNED message=STRING WHEN expr SEMI                               # pinnedItem
     | unknown=IDENT (~(SEMI | RBRACE))* SEMI                             # unknownProfileItem
     ;
 
@@ -161,7 +162,7 @@ name
     | KEEP | EXPECT | LAYERS | OUT | SRC | USE | PROFILE | EXTENDS | MATCH
     | MODEL_TYPE | DECODER | ROOT | LAYER_COUNT | STACK | FIELD | SCHEDULE
     | DEFAULT | GENERATES | EXTRA_STACK | PREFIX | COUNT | TENSORS | WHEN
-    | REQUIRE | FORBID | NOT_PER_LAYER | IN | WARN | DERIVE | PACKED_TENSOR | GGUF_ARCH
+    | REQUIRE | FORBID | NOT_PER_LAYER | IN | WARN | DERIVE | PACKED_TENSOR | GGUF_ARCH | PINNED
     ;
 
 // ---------------------------------------------------------------------------
@@ -207,6 +208,7 @@ IN           : 'in';
 WARN         : 'warn';
 DERIVE       : 'derive';
 PACKED_TENSOR: 'packed_tensor';
+PINNED       : 'pinned';
 TRUE_LIT     : 'true';
 FALSE_LIT    : 'false';
 NULL_LIT     : 'null';

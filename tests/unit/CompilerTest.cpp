@@ -279,3 +279,20 @@ TEST(Compiler, PinnedRegexRejected) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(Compiler, PinnedLayerCannotBeCopied) {
+  Compile R("profile shared extends llama {\n  match model_type \"shared\";\n"
+            "  pinned \"a hybrid layer's shared block is indexed by occurrence\" when "
+            "kinds[i] == \"hybrid\";\n}\nduplicate blocks[1:3] after;\nremap per_layer *;\n",
+            R"({"model_type":"shared","num_hidden_layers":4,"kinds":["m","m","hybrid","m"]})",
+            llamaTensors(4));
+  EXPECT_FALSE(R.Result);
+  EXPECT_NE(R.Output.find("error: source layer 2 is copied, but a hybrid layer's shared block is "
+                          "indexed by occurrence (profile 'shared')"),
+            std::string::npos)
+      << R.Output;
+}
+
+} // namespace
