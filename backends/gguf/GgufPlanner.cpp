@@ -148,6 +148,23 @@ std::vector<size_t> partBoundaries(const std::vector<OutTensor> &Tensors, unsign
   return Starts;
 }
 
+/// Starts a new part whenever the next tensor would pass \p Limit bytes; a
+/// tensor larger than the limit gets a part of its own.
+std::vector<size_t> partBoundariesBySize(const std::vector<OutTensor> &Tensors, uint64_t Limit,
+                                         uint32_t Alignment) {
+  std::vector<size_t> Starts = {0};
+  uint64_t Running = 0;
+  for (size_t Index = 0; Index < Tensors.size(); ++Index) {
+    uint64_t Size = paddedSize(Tensors[Index].Info.Size, Alignment);
+    if (Index > Starts.back() && Running + Size > Limit) {
+      Starts.push_back(Index);
+      Running = 0;
+    }
+    Running += Size;
+  }
+  return Starts;
+}
+
 std::string partName(llvm::StringRef OutName, unsigned Index, unsigned Count) {
   if (Count == 1)
     return OutName.str();
@@ -204,9 +221,15 @@ llvm::Expected<GgufPlan> planGguf(const GgufModel &Model, const Compilation &C,
   if (!Metadata)
     return Metadata.takeError();
 
-  unsigned Count = std::min<size_t>(Model.Parts.size(), std::max<size_t>(1, Tensors->size()));
+  unsigned Count = static_cast<unsigned>(
+      std::min<size_t>(Model.Parts.size(), std::max<size_t>(1, Tensors->size())));
   uint32_t Alignment = Model.first().Alignment;
-  std::vector<size_t> Starts = partBoundaries(*Tensors, Count, Alignment);
+  std::vector<size_t> Starts = Options.SplitMaxSize
+                                   ? partBoundariesBySize(*Tensors, *Options.SplitMaxSize, Alignment)
+                                   : partBoundaries(*Tensors, Count, Alignment);
+  if (Starts.size() > 99999)
+    return plainError("--split-max-size would make " + llvm::Twine(Starts.size()) +
+                      " parts; GGUF split names allow at most 99999");
   Count = static_cast<unsigned>(Starts.size());
   for (unsigned Part = 0; Part < Count; ++Part) {
     size_t Begin = Starts[Part];

@@ -8,6 +8,7 @@
 #include "backends/gguf/GgufModel.h"
 #include "compiler/Compiler.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ namespace rysc::gguf {
 
 struct GgufPlanOptions {
   std::string ProvenanceJson; ///< Stored as rys.provenance.
+  /// Maximum tensor bytes (with padding) per output part; by default the
+  /// output has as many parts as the source.
+  std::optional<uint64_t> SplitMaxSize;
 };
 
 /// One output part.

@@ -25,7 +25,18 @@ const CommandSpec Commands[] = {
     {"profiles", "[NAME]", "list the architecture profiles, or print one"},
 };
 
-enum class OptionId { Layers, Format, MaxShardSize, Jobs, Force, Strict, Verbose, Help, Version };
+enum class OptionId {
+  Layers,
+  Format,
+  MaxShardSize,
+  SplitMaxSize,
+  Jobs,
+  Force,
+  Strict,
+  Verbose,
+  Help,
+  Version
+};
 
 struct OptionSpec {
   OptionId Id;
@@ -39,6 +50,8 @@ const OptionSpec OptionTable[] = {
     {OptionId::Format, "--format", "text|json", "output format of plan and verify (default: text)"},
     {OptionId::MaxShardSize, "--max-shard-size", "SIZE",
      "tensor bytes per output shard, e.g. 5GB or 4GiB (default: the source's largest shard)"},
+    {OptionId::SplitMaxSize, "--split-max-size", "SIZE",
+     "bytes per GGUF output part, e.g. 4GB (default: as many parts as the source)"},
     {OptionId::Jobs, "--jobs", "N",
      "files written or tensors hashed in parallel (default: the core count)"},
     {OptionId::Force, "--force", nullptr, "replace OUT if it exists and is not empty"},
@@ -82,6 +95,11 @@ llvm::Error applyOption(Options &Result, const OptionSpec &Spec, llvm::StringRef
     Result.MaxShardSize = parseSize(Value);
     if (!Result.MaxShardSize || *Result.MaxShardSize == 0)
       return usageError("--max-shard-size needs a size such as 5GB or 4GiB, found '" + Value + "'");
+    return llvm::Error::success();
+  case OptionId::SplitMaxSize:
+    Result.SplitMaxSize = parseSize(Value);
+    if (!Result.SplitMaxSize || *Result.SplitMaxSize == 0)
+      return usageError("--split-max-size needs a size such as 4GB or 2GiB, found '" + Value + "'");
     return llvm::Error::success();
   case OptionId::Jobs:
     if (Value.getAsInteger(10, Result.Jobs) || Result.Jobs == 0)

@@ -20,6 +20,7 @@ struct Options {
   std::optional<uint32_t> Layers;
   std::string Format = "text";
   std::optional<uint64_t> MaxShardSize;
+  std::optional<uint64_t> SplitMaxSize;
   unsigned Jobs = 0;
   bool Force = false;
   bool Strict = false;

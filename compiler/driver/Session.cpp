@@ -85,9 +85,12 @@ bool Session::compile(const std::string &RecipePath, const std::string *Model) {
   if (!Options.Layers && Kind == InputKind::DatImatrix)
     Options.Layers = imatrix::layerCount(*Dat);
   if (Opts.MaxShardSize && Kind != InputKind::HfFolder && Kind != InputKind::None) {
-    // TODO: GGUF outputs keep the source's part count; --split-max-size is not implemented.
-    Diags.error("--max-shard-size applies to Hugging Face outputs; a GGUF output has as many "
-                "parts as its source");
+    Diags.error("--max-shard-size applies to Hugging Face outputs; use --split-max-size for GGUF");
+    return false;
+  }
+  if (Opts.SplitMaxSize && Kind != InputKind::Gguf && Kind != InputKind::None) {
+    Diags.error("--split-max-size applies to GGUF model outputs; use --max-shard-size for "
+                "Hugging Face folders");
     return false;
   }
   if (Kind == InputKind::GgufImatrix || Kind == InputKind::DatImatrix) {
@@ -127,6 +130,7 @@ bool Session::planHf() {
 
 bool Session::planGguf(llvm::StringRef OutName) {
   gguf::GgufPlanOptions Options;
+  Options.SplitMaxSize = Opts.SplitMaxSize;
   std::string Metadata = Kind == InputKind::Gguf ? Facts.Config.dump() : std::string();
   Options.ProvenanceJson = provenanceText("gguf", Metadata);
   auto Plan = gguf::planGguf(*Gguf, *Compiled, OutName, Options);
