@@ -2,6 +2,7 @@
 #include "backends/ModelCheck.h"
 #include "compiler/EditReport.h"
 #include "compiler/FieldRules.h"
+#include "compiler/LayerNames.h"
 #include "compiler/Provenance.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -26,17 +27,12 @@ std::optional<ResolvedModel> resolveModelOnly(const LoadedModel &Model, ProfileR
   R.Layers = R.C.Map.sourceCount();
   R.Decoder = R.C.Stack.DecoderPath.empty() ? &Model.Facts.Config
                                             : lookupPath(Model.Facts.Config, R.C.Stack.DecoderPath);
-  std::string Prefix = R.C.Stack.Prefix + ".";
   for (const auto &[Name, Location] : Model.Tensors) {
-    llvm::StringRef Rest(Name);
-    if (!Rest.consume_front(Prefix))
+    auto Split = splitLayerTensorName(Name, R.C.Stack.Prefix);
+    if (!Split)
       continue;
-    auto [Number, Suffix] = Rest.split('.');
-    uint32_t Block = 0;
-    if (Suffix.empty() || Number.getAsInteger(10, Block))
-      continue;
-    R.Suffixes[Block].push_back(Suffix.str());
-    R.BlockBytes[Block] += Location.Size;
+    R.Suffixes[Split->Layer].push_back(Split->Rest.str());
+    R.BlockBytes[Split->Layer] += Location.Size;
   }
   return R;
 }

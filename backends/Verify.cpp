@@ -1,5 +1,6 @@
 // The checks of `rysc verify`.
 #include "backends/Verify.h"
+#include "compiler/LayerNames.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/SHA256.h"
@@ -52,22 +53,20 @@ std::map<std::string, std::string> expectedNames(const LoadedModel &Source, cons
   for (uint32_t Out = 0; Out < C.Map.outputCount(); ++Out)
     Outputs[C.Map[Out].Source].push_back(Out);
   std::map<std::string, std::string> Expected; // output name -> source name
-  std::string Prefix = C.Stack.Prefix + ".";
+  const std::string &Prefix = C.Stack.Prefix;
   for (const auto &[Name, Location] : Source.Tensors) {
-    llvm::StringRef Rest(Name);
-    uint32_t Block = 0;
-    auto Split = Rest.consume_front(Prefix) ? Rest.split('.') : std::make_pair(llvm::StringRef(), llvm::StringRef());
-    if (Split.second.empty() || Split.first.getAsInteger(10, Block)) {
+    auto Split = splitLayerTensorName(Name, Prefix);
+    if (!Split) {
       Expected[Name] = Name;
       continue;
     }
-    if (Block >= C.Map.sourceCount()) {
-      uint32_t Out = Block - C.Map.sourceCount() + C.Map.outputCount();
-      Expected[Prefix + std::to_string(Out) + "." + Split.second.str()] = Name;
+    if (Split->Layer >= C.Map.sourceCount()) {
+      uint32_t Out = Split->Layer - C.Map.sourceCount() + C.Map.outputCount();
+      Expected[layerTensorName(Prefix, Out, Split->Rest)] = Name;
       continue;
     }
-    for (uint32_t Out : Outputs[Block])
-      Expected[Prefix + std::to_string(Out) + "." + Split.second.str()] = Name;
+    for (uint32_t Out : Outputs[Split->Layer])
+      Expected[layerTensorName(Prefix, Out, Split->Rest)] = Name;
   }
   return Expected;
 }
@@ -96,13 +95,9 @@ VerifyResult checkNames(const std::map<std::string, std::string> &Expected, cons
 VerifyResult checkLayerCount(const LoadedModel &Out, const Compilation &C) {
   VerifyResult R{"layer-count", true, {}, ""};
   std::set<uint32_t> Blocks;
-  std::string Prefix = C.Stack.Prefix + ".";
-  for (const auto &[Name, Location] : Out.Tensors) {
-    llvm::StringRef Rest(Name);
-    uint32_t Block = 0;
-    if (Rest.consume_front(Prefix) && !Rest.split('.').first.getAsInteger(10, Block))
-      Blocks.insert(Block);
-  }
+  for (const auto &[Name, Location] : Out.Tensors)
+    if (auto Split = splitLayerTensorName(Name, C.Stack.Prefix))
+      Blocks.insert(Split->Layer);
   std::string CountPath = C.Stack.fullPath(C.Stack.CountField);
   const Json *Count = lookupPath(Out.Facts.Config, CountPath);
   uint32_t Expected = C.Map.outputCount() + C.Stack.countedInline();

@@ -2,6 +2,7 @@
 // remap and keep statements, schedule scalars and the tensor-family check.
 #include "compiler/Analysis.h"
 #include "compiler/FieldRules.h"
+#include "compiler/LayerNames.h"
 
 #include "llvm/ADT/StringExtras.h"
 
@@ -473,16 +474,9 @@ private:
   const std::map<uint32_t, std::set<std::string>> &suffixesBySourceLayer() {
     if (!Suffixes.empty())
       return Suffixes;
-    std::string Prefix = Stack.Prefix + ".";
-    for (const std::string &Name : State.Model->TensorNames) {
-      llvm::StringRef Rest(Name);
-      if (!Rest.consume_front(Prefix))
-        continue;
-      auto [Number, Suffix] = Rest.split('.');
-      uint32_t Layer = 0;
-      if (!Number.getAsInteger(10, Layer))
-        Suffixes[Layer].insert(Suffix.str());
-    }
+    for (const std::string &Name : State.Model->TensorNames)
+      if (auto Split = splitLayerTensorName(Name, Stack.Prefix))
+        Suffixes[Split->Layer].insert(Split->Rest.str());
     return Suffixes;
   }
 

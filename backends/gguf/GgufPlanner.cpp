@@ -1,6 +1,7 @@
 // Planning GGUF outputs.
 #include "backends/gguf/GgufPlanner.h"
 #include "compiler/Error.h"
+#include "compiler/LayerNames.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -16,18 +17,6 @@ constexpr llvm::StringLiteral SplitNo = "split.no";
 constexpr llvm::StringLiteral SplitCount = "split.count";
 constexpr llvm::StringLiteral SplitTensors = "split.tensors.count";
 
-/// Parses "blk.N.rest" (with the stack prefix); false for other names.
-bool parseBlockName(llvm::StringRef Name, llvm::StringRef Prefix, uint32_t &Block,
-                    llvm::StringRef &Rest) {
-  if (!Name.consume_front(Prefix) || !Name.consume_front("."))
-    return false;
-  auto [Number, Tail] = Name.split('.');
-  if (Number.empty() || Tail.empty() || Number.getAsInteger(10, Block))
-    return false;
-  Rest = Tail;
-  return true;
-}
-
 /// An output tensor and where its bytes come from.
 struct OutTensor {
   TensorInfo Info; ///< Name, dims, type and size for the output.
@@ -42,10 +31,8 @@ llvm::Expected<std::vector<OutTensor>> layoutTensors(const GgufModel &Model, con
   std::map<uint32_t, std::vector<const SourceTensor *>> ByBlock;
   llvm::StringRef Prefix = C.Stack.Prefix;
   for (const SourceTensor &T : Model.Tensors) {
-    uint32_t Block = 0;
-    llvm::StringRef Rest;
-    if (parseBlockName(T.Info->Name, Prefix, Block, Rest)) {
-      ByBlock[Block].push_back(&T);
+    if (auto Split = splitLayerTensorName(T.Info->Name, Prefix)) {
+      ByBlock[Split->Layer].push_back(&T);
       continue;
     }
     OutTensor Out{*T.Info, T.Part, Model.Parts[T.Part].DataStart + T.Info->Offset};
@@ -55,11 +42,9 @@ llvm::Expected<std::vector<OutTensor>> layoutTensors(const GgufModel &Model, con
   std::vector<OutTensor> Result = std::move(Before);
   auto Emit = [&](uint32_t SourceBlock, uint32_t OutBlock) -> llvm::Error {
     for (const SourceTensor *T : ByBlock[SourceBlock]) {
-      uint32_t Block = 0;
-      llvm::StringRef Rest;
-      parseBlockName(T->Info->Name, Prefix, Block, Rest);
+      auto Split = splitLayerTensorName(T->Info->Name, Prefix);
       OutTensor Out{*T->Info, T->Part, Model.Parts[T->Part].DataStart + T->Info->Offset};
-      Out.Info.Name = (Prefix + "." + llvm::Twine(OutBlock) + "." + Rest).str();
+      Out.Info.Name = layerTensorName(Prefix, OutBlock, Split->Rest);
       if (Out.Info.Name.size() > MaxTensorNameLength)
         return plainError("tensor '" + T->Info->Name + "' would be renamed '" + Out.Info.Name +
                           "', longer than GGUF's limit of " + llvm::Twine(MaxTensorNameLength) +
@@ -253,12 +238,9 @@ llvm::Expected<GgufPlan> planGguf(const GgufModel &Model, const Compilation &C,
 
 uint32_t imatrixLayerCount(const GgufModel &Model) {
   uint32_t Count = 0;
-  for (const SourceTensor &T : Model.Tensors) {
-    uint32_t Block = 0;
-    llvm::StringRef Rest;
-    if (parseBlockName(T.Info->Name, "blk", Block, Rest))
-      Count = std::max(Count, Block + 1);
-  }
+  for (const SourceTensor &T : Model.Tensors)
+    if (auto Split = splitLayerTensorName(T.Info->Name, "blk"))
+      Count = std::max(Count, Split->Layer + 1);
   return Count;
 }
 

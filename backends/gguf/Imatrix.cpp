@@ -1,6 +1,7 @@
 // The legacy imatrix format.
 #include "backends/gguf/Imatrix.h"
 #include "compiler/Error.h"
+#include "compiler/LayerNames.h"
 
 #include "llvm/Support/Endian.h"
 
@@ -77,16 +78,6 @@ llvm::Expected<Entry> parseEntry(Cursor &C, uint32_t Index) {
   return E;
 }
 
-bool parseBlock(llvm::StringRef Name, uint32_t &Block, llvm::StringRef &Rest) {
-  if (!Name.consume_front("blk."))
-    return false;
-  auto [Number, Tail] = Name.split('.');
-  if (Number.empty() || Tail.empty() || Number.getAsInteger(10, Block))
-    return false;
-  Rest = Tail;
-  return true;
-}
-
 } // namespace
 
 llvm::Expected<DatFile> parseDat(llvm::StringRef Path, llvm::StringRef Bytes) {
@@ -114,12 +105,9 @@ llvm::Expected<DatFile> parseDat(llvm::StringRef Path, llvm::StringRef Bytes) {
 
 uint32_t layerCount(const DatFile &File) {
   uint32_t Count = 0;
-  for (const Entry &E : File.Entries) {
-    uint32_t Block = 0;
-    llvm::StringRef Rest;
-    if (parseBlock(E.Name, Block, Rest))
-      Count = std::max(Count, Block + 1);
-  }
+  for (const Entry &E : File.Entries)
+    if (auto Split = splitLayerTensorName(E.Name, "blk"))
+      Count = std::max(Count, Split->Layer + 1);
   return Count;
 }
 
@@ -128,17 +116,15 @@ DatFile remap(const DatFile &File, const LayerMap &Map) {
   DatFile Result;
   Result.Trailer = File.Trailer;
   for (const Entry &E : File.Entries) {
-    uint32_t Block = 0;
-    llvm::StringRef Rest;
-    if (parseBlock(E.Name, Block, Rest))
-      ByBlock[Block].push_back({Rest.str(), &E});
+    if (auto Split = splitLayerTensorName(E.Name, "blk"))
+      ByBlock[Split->Layer].push_back({Split->Rest.str(), &E});
     else
       Result.Entries.push_back(E);
   }
   auto Add = [&](uint32_t Source, uint32_t Out) {
     for (const auto &[Rest, E] : ByBlock[Source]) {
       Entry Copy = *E;
-      Copy.Name = "blk." + std::to_string(Out) + "." + Rest;
+      Copy.Name = layerTensorName("blk", Out, Rest);
       Result.Entries.push_back(std::move(Copy));
     }
   };

@@ -2,6 +2,7 @@
 #include "backends/hf/HfPlanner.h"
 #include "backends/hf/ConfigRewrite.h"
 #include "compiler/Error.h"
+#include "compiler/LayerNames.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -19,22 +20,6 @@ std::string joinPath(llvm::StringRef Dir, llvm::StringRef Name) {
   return std::string(Path);
 }
 
-/// Parses "P.N.rest" under the decoder prefix; returns false otherwise.
-bool parseLayerName(llvm::StringRef Name, llvm::StringRef Prefix, uint32_t &Layer,
-                    llvm::StringRef &Rest) {
-  if (!Name.consume_front(Prefix) || !Name.consume_front("."))
-    return false;
-  auto [Number, Tail] = Name.split('.');
-  if (Number.empty() || Tail.empty() || Number.getAsInteger(10, Layer))
-    return false;
-  Rest = Tail;
-  return true;
-}
-
-std::string layerName(llvm::StringRef Prefix, uint32_t Layer, llvm::StringRef Rest) {
-  return (Prefix + "." + llvm::Twine(Layer) + "." + Rest).str();
-}
-
 /// Orders the output: global tensors in source order, then each output
 /// layer's tensors in its source layer's order, then inline extra stacks.
 class TensorLayout {
@@ -45,10 +30,8 @@ public:
     std::map<uint32_t, std::vector<const SourceTensor *>> ByLayer;
     std::vector<PlannedTensor> Output;
     for (const SourceTensor &T : Model.Tensors) {
-      uint32_t Layer = 0;
-      llvm::StringRef Rest;
-      if (parseLayerName(T.Name, C.Stack.Prefix, Layer, Rest)) {
-        ByLayer[Layer].push_back(&T);
+      if (auto Split = splitLayerTensorName(T.Name, C.Stack.Prefix)) {
+        ByLayer[Split->Layer].push_back(&T);
         continue;
       }
       Output.push_back({T.Name, T.Name, T.Shard, T.Entry, std::nullopt});
@@ -81,12 +64,9 @@ public:
 
 private:
   std::string renamed(const SourceTensor &T, uint32_t Out) const {
-    uint32_t Layer = 0;
-    llvm::StringRef Rest;
-    bool Parsed = parseLayerName(T.Name, C.Stack.Prefix, Layer, Rest);
-    assert(Parsed && "only decoder-stack tensors are renamed");
-    (void)Parsed;
-    return layerName(C.Stack.Prefix, Out, Rest);
+    auto Split = splitLayerTensorName(T.Name, C.Stack.Prefix);
+    assert(Split && "only decoder-stack tensors are renamed");
+    return layerTensorName(C.Stack.Prefix, Out, Split->Rest);
   }
 
   const HfModel &Model;
