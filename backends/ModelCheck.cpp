@@ -89,6 +89,9 @@ void checkSchedules(const ResolvedModel &R, std::vector<Finding> &Findings) {
         break;
       }
       Json Listed = perLayerValue(*Target, *Explicit, Layer);
+      // A list too short for the layer count is reported by the field check.
+      if (Listed.is_null())
+        break;
       bool Same = *Generated == Listed ||
                   (Generated->is_boolean() && Listed.is_number() &&
                    Generated->get<bool>() == (Listed.get<double>() != 0));
@@ -107,6 +110,17 @@ void checkSchedules(const ResolvedModel &R, std::vector<Finding> &Findings) {
       break;
     }
   }
+}
+
+/// The fix for a tensor-family mismatch: write or correct the explicit list
+/// when the file has one, else say that the scalar's schedule is wrong.
+std::string familyFix(const ResolvedModel &R, const TensorFamilySpec &Family) {
+  const Json *Explicit = lookupPath(*R.Decoder, Family.Field);
+  if (Explicit && !Explicit->is_null())
+    return "make '" + full(R, Family.Field) +
+           "' match the tensors (rebuild it through the layer map that moved them)";
+  return "the schedule scalar no longer describes the layers: add an explicit '" +
+         full(R, Family.Field) + "' that matches the tensors, or rebuild the model with rysc";
 }
 
 bool hasPrefix(const std::vector<std::string> &Names, llvm::StringRef Prefix) {
@@ -131,10 +145,10 @@ void checkTensorFamilies(const ResolvedModel &R, std::vector<Finding> &Findings)
       std::vector<std::string> Problems;
       for (const std::string &Required : Family.Require)
         if (!hasPrefix(Names, Required))
-          Problems.push_back("no '" + Required + "*' tensors");
+          Problems.push_back("lacks '" + Required + "*' tensors");
       for (const std::string &Forbidden : Family.Forbid)
         if (hasPrefix(Names, Forbidden))
-          Problems.push_back("'" + Forbidden + "*' tensors");
+          Problems.push_back("carries '" + Forbidden + "*' tensors");
       if (Problems.empty())
         continue;
       ++Total;
@@ -143,14 +157,14 @@ void checkTensorFamilies(const ResolvedModel &R, std::vector<Finding> &Findings)
       Findings.push_back(
           {Severity::Error, "tensor-family",
            "layer " + std::to_string(Layer) + " is " + Type.dump() + " in '" +
-               full(R, Family.Field) + "' but has " + llvm::join(Problems, " and ") +
+               full(R, Family.Field) + "' but " + llvm::join(Problems, " and ") +
                ": the model loads, then runs this layer on the wrong path",
-           "make '" + full(R, Family.Field) + "' match the tensors (rebuild it through the "
-           "layer map that moved the tensors)"});
+           familyFix(R, Family)});
     }
     if (Total > 5)
       Findings.push_back({Severity::Error, "tensor-family",
-                          std::to_string(Total - 5) + " more layers have the same problem", ""});
+                          std::to_string(Total - 5) + " more layers have the same problem",
+                          familyFix(R, Family)});
   }
 }
 

@@ -57,9 +57,28 @@ llvm::Expected<LoadedModel> loadModel(llvm::StringRef Path) {
     loadHf(Model);
     return std::move(Model);
   }
-  if (!gguf::isGgufFile(Path))
+  // A split output is named after the OUT given to apply; its first part
+  // carries a "-00001-of-0000N" suffix.
+  std::string Resolved = Path.str();
+  if (!llvm::sys::fs::exists(Resolved) && Path.endswith(".gguf")) {
+    std::error_code EC;
+    llvm::StringRef Stem = llvm::sys::path::stem(Path);
+    llvm::SmallString<256> Folder(llvm::sys::path::parent_path(Path));
+    if (Folder.empty())
+      Folder = ".";
+    for (llvm::sys::fs::directory_iterator It(Folder, EC), End; It != End && !EC; It.increment(EC)) {
+      llvm::StringRef Name = llvm::sys::path::filename(It->path());
+      auto Split = gguf::parseSplitName(Name);
+      if (Split && Split->first == 1 && Name.startswith((Stem + "-").str()) &&
+          Name.size() == Stem.size() + std::string("-00001-of-00001.gguf").size())
+        Resolved = It->path();
+    }
+  }
+  if (!llvm::sys::fs::exists(Resolved))
+    return fileError(Path, "not found");
+  if (!gguf::isGgufFile(Resolved))
     return fileError(Path, "is neither a Hugging Face folder nor a GGUF file");
-  auto G = gguf::readGgufModel(Path);
+  auto G = gguf::readGgufModel(Resolved);
   if (!G)
     return G.takeError();
   Model.Kind = LoadedModel::Format::Gguf;

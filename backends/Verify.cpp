@@ -3,6 +3,7 @@
 #include "compiler/LayerNames.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SHA256.h"
 
 #include <atomic>
@@ -152,29 +153,86 @@ VerifyResult checkConfig(const LoadedModel &Out, const Compilation &C) {
   return R;
 }
 
-/// GGUF keys outside the JSON view (tokenizer and others) must keep their
-/// exact values.
-VerifyResult checkGgufKeys(const LoadedModel &Source, const LoadedModel &Out) {
+/// Every GGUF key keeps its exact type, and every key the recipe does not
+/// edit keeps its exact value; the output has no key the source lacks except
+/// added per-layer lists and the rys.* record. llama.cpp rejects a key of the
+/// wrong type, so a value that reads the same in JSON is not enough.
+VerifyResult checkGgufKeys(const LoadedModel &Source, const LoadedModel &Out,
+                           const Compilation &C) {
   VerifyResult R{"metadata-keys", true, {}, ""};
   std::map<std::string, const gguf::Value *> OutKeys;
   for (const gguf::KeyValue &KV : Out.Gguf->first().Metadata)
     OutKeys[KV.Key] = &KV.Val;
-  size_t Checked = 0;
-  std::string Arch = Source.Gguf->Arch + ".";
+  std::set<std::string> Added;
+  for (const ConfigEdit &Edit : C.Edits)
+    if (Edit.Added)
+      Added.insert(Edit.Path);
+
+  // Values of general.* and {arch}.* keys are compared by the config check.
+  std::string ArchPrefix = Source.Gguf->Arch + ".";
+  auto InView = [&](llvm::StringRef Key) {
+    return Key.startswith("general.") || Key.startswith(ArchPrefix);
+  };
+  std::set<std::string> Seen;
   for (const gguf::KeyValue &KV : Source.Gguf->first().Metadata) {
     llvm::StringRef Key = KV.Key;
-    if (Key.startswith("split.") || Key.startswith("rys.") || Key.startswith(Arch) ||
-        Key.startswith("general."))
+    if (Key.startswith("split.") || Key.startswith("rys."))
       continue;
-    ++Checked;
+    Seen.insert(KV.Key);
     auto Found = OutKeys.find(KV.Key);
-    if (Found == OutKeys.end())
+    if (Found == OutKeys.end()) {
       fail(R, "key '" + KV.Key + "' is missing");
-    else if (*Found->second != KV.Val)
-      fail(R, "key '" + KV.Key + "' changed from " + KV.Val.describe() + " to " +
-                  Found->second->describe());
+      continue;
+    }
+    const gguf::Value &Got = *Found->second;
+    bool SameType = Got.type() == KV.Val.type() &&
+                    (!Got.isArray() || Got.elementType() == KV.Val.elementType());
+    if (!SameType)
+      fail(R, "key '" + KV.Key + "' changed type from " + KV.Val.describe() + " to " +
+                  Got.describe());
+    else if (!InView(Key) && Got != KV.Val)
+      fail(R, "key '" + KV.Key + "' changed from " + KV.Val.describe() + " to " + Got.describe());
   }
-  R.Summary = std::to_string(Checked) + " other keys byte-identical";
+  for (const auto &[Key, Value] : OutKeys)
+    if (!Seen.count(Key) && !Added.count(Key) && !llvm::StringRef(Key).startswith("rys.") &&
+        !llvm::StringRef(Key).startswith("split."))
+      fail(R, "key '" + Key + "' is not in the source and the recipe does not add it");
+  R.Summary = std::to_string(Seen.size()) + " source keys: types kept, other values identical";
+  return R;
+}
+
+/// Files copied whole must be byte-identical to the source's.
+VerifyResult checkCopiedFiles(const LoadedModel &Source, const LoadedModel &Out, unsigned Jobs) {
+  VerifyResult R{"copied-files", true, {}, ""};
+  std::vector<TensorLocation> Files;
+  std::vector<std::string> Names;
+  for (const std::string &Name : Source.Hf->OtherFiles) {
+    if (Name == "rysc.json")
+      continue;
+    uint64_t SourceSize = 0, OutSize = 0;
+    std::string SourcePath = Source.Hf->Dir + "/" + Name, OutPath = Out.Hf->Dir + "/" + Name;
+    if (llvm::sys::fs::file_size(OutPath, OutSize)) {
+      fail(R, "'" + Name + "' is missing");
+      continue;
+    }
+    llvm::sys::fs::file_size(SourcePath, SourceSize);
+    if (SourceSize != OutSize) {
+      fail(R, "'" + Name + "' is " + std::to_string(OutSize) + " bytes, the source's " +
+                  std::to_string(SourceSize));
+      continue;
+    }
+    Files.push_back({SourcePath, 0, SourceSize, "", {}});
+    Files.push_back({OutPath, 0, OutSize, "", {}});
+    Names.push_back(Name);
+  }
+  std::vector<const TensorLocation *> Pointers;
+  for (const TensorLocation &File : Files)
+    Pointers.push_back(&File);
+  std::vector<std::string> Hashes = hashTensors(Pointers, Jobs);
+  for (size_t Index = 0; Index < Names.size(); ++Index)
+    if (Hashes[2 * Index] != Hashes[2 * Index + 1])
+      fail(R, "'" + Names[Index] + "' differs from the source's copy");
+  R.Summary = std::to_string(Source.Hf->OtherFiles.size()) + " files byte-identical";
   return R;
 }
 
@@ -248,15 +306,24 @@ VerifyResult checkProvenance(const LoadedModel &Out, const Compilation &C,
   VerifyResult R{"provenance", true, {}, ""};
   if (!Out.Provenance) {
     fail(R, "the output has no rysc provenance record");
+    R.Summary = "no record";
     return R;
   }
   const Json &P = *Out.Provenance;
   if (!P.contains("map") || P["map"] != mapToJson(C.Map))
     fail(R, "the recorded map differs from the recipe's map");
+  if (Out.Gguf) {
+    const gguf::Value *Map = Out.Gguf->first().find("rys.map");
+    Json Listed = Map ? gguf::toJson(*Map) : Json(nullptr);
+    if (Listed != mapToJson(C.Map))
+      fail(R, "the rys.map key differs from the recipe's map");
+  }
   const Json *Sha = lookupPath(P, "recipe.sha256");
   if (!Sha || *Sha != Json(sha256Hex(Recipe.Text)))
     fail(R, "the recorded recipe differs from '" + Recipe.Name + "'");
-  if (!P.contains("seams") || P["seams"] != seamsToJson(C.Map))
+  // Key order is not part of the record, so compare as unordered JSON.
+  if (!P.contains("seams") ||
+      nlohmann::json::parse(P["seams"].dump()) != nlohmann::json::parse(seamsToJson(C.Map).dump()))
     fail(R, "the recorded seams differ from the recipe's seams");
   R.Summary = "map, seams and recipe hash recorded";
   return R;
@@ -292,7 +359,9 @@ std::vector<VerifyResult> verifyOutput(const LoadedModel &Source, const LoadedMo
   Results.push_back(checkLayerCount(Out, C));
   Results.push_back(checkConfig(Out, C));
   if (Out.Gguf && Source.Gguf)
-    Results.push_back(checkGgufKeys(Source, Out));
+    Results.push_back(checkGgufKeys(Source, Out, C));
+  if (Out.Hf && Source.Hf)
+    Results.push_back(checkCopiedFiles(Source, Out, Options.Jobs));
   Results.push_back(checkBytes(Expected, Source, Out, Options.Jobs));
   if (Out.Hf)
     Results.push_back(checkIndex(Out));

@@ -23,6 +23,17 @@ bool sameLayerValue(const Json &A, const Json &B) {
   return A == B;
 }
 
+/// Returns the explicit list at \p Path, or nullptr when it is absent, null,
+/// or an empty value list (which means "not given").
+const Json *explicitList(const Json &Decoder, llvm::StringRef Path, const FieldSpec *Spec) {
+  const Json *Value = lookupPath(Decoder, Path);
+  if (!Value || Value->is_null())
+    return nullptr;
+  if (Value->is_array() && Value->empty() && (!Spec || Spec->Kind == FieldKind::Values))
+    return nullptr;
+  return Value;
+}
+
 /// A config field that holds one thing per layer.
 struct PerLayerField {
   std::string Relative; ///< Relative to the decoder config.
@@ -98,6 +109,10 @@ private:
     for (const FieldSpec &Spec : P.Fields) {
       const Json *Value = lookupPath(*State.SourceDecoder, Spec.Path);
       if (!Value || Value->is_null())
+        continue;
+      // An empty per-layer value list means "not given": transformers then
+      // falls back to its default (llama4's no_rope_layers: []).
+      if (Spec.Kind == FieldKind::Values && Value->is_array() && Value->empty())
         continue;
       Fields.push_back({Spec.Path, Stack.fullPath(Spec.Path), Spec, true, Value});
     }
@@ -287,14 +302,14 @@ private:
   std::optional<std::vector<Json>> mappedTruth(const ScheduleSpec &Schedule, const Json &Scalar,
                                                llvm::ArrayRef<uint32_t> TrunkMap) {
     const FieldSpec *Target = P.findField(Schedule.Target);
-    const Json *Explicit = lookupPath(*State.SourceDecoder, Schedule.Target);
+    const Json *Explicit = explicitList(*State.SourceDecoder, Schedule.Target, Target);
     std::vector<uint32_t> Sources(TrunkMap.begin(), TrunkMap.end());
     for (uint32_t Index = 0; Index < scheduleExtra(Schedule); ++Index)
       Sources.push_back(State.SourceCount + Index);
     std::vector<Json> Truth;
     EvalContext Context{0, State.SourceCount, State.SourceDecoder, {{Schedule.Scalar, Scalar}}};
     for (uint32_t Source : Sources) {
-      if (Target && Explicit && !Explicit->is_null()) {
+      if (Target && Explicit) {
         Truth.push_back(perLayerValue(*Target, *Explicit, Source));
         continue;
       }
@@ -375,8 +390,7 @@ private:
     }
 
     std::string TargetPath = Stack.fullPath(Schedule.Target);
-    const Json *Explicit = lookupPath(outputDecoder(), Schedule.Target);
-    bool Materialize = !Explicit || Explicit->is_null();
+    bool Materialize = !explicitList(outputDecoder(), Schedule.Target, Target);
     if (Materialize)
       recordEdit(Schedule.Target, Json(nullptr), fieldFromPerLayer(*Target, Truth),
                  "written because '" + Schedule.Scalar + "' cannot express the new schedule",
@@ -452,8 +466,8 @@ private:
   /// output config: the explicit list, or the schedule that generates it.
   std::optional<std::vector<Json>> outputLayerTypes(const std::string &Field) {
     const FieldSpec *Spec = P.findField(Field);
-    const Json *Explicit = lookupPath(outputDecoder(), Field);
-    if (Explicit && !Explicit->is_null()) {
+    const Json *Explicit = explicitList(outputDecoder(), Field, Spec);
+    if (Explicit) {
       FieldSpec Values;
       const FieldSpec &Use = Spec ? *Spec : Values;
       std::vector<Json> Types;

@@ -198,6 +198,12 @@ llvm::Expected<Json> evaluateCall(const ast::Expr &E, const EvalContext &Context
   }
   if (E.Text == "is_null" && Arguments.size() == 1)
     return Json(Arguments[0].is_null());
+  if (E.Text == "is_string" && Arguments.size() == 1)
+    return Json(Arguments[0].is_string());
+  if (E.Text == "is_number" && Arguments.size() == 1)
+    return Json(isNumber(Arguments[0]));
+  if (E.Text == "is_list" && Arguments.size() == 1)
+    return Json(Arguments[0].is_array());
   if ((E.Text == "float" || E.Text == "sqrt") && Arguments.size() == 1) {
     if (!isNumber(Arguments[0]))
       return plainError(E.Text + "() needs a number, got " + describe(Arguments[0]));
@@ -209,7 +215,8 @@ llvm::Expected<Json> evaluateCall(const ast::Expr &E, const EvalContext &Context
     return Json(std::sqrt(Value));
   }
   return plainError("unknown function '" + E.Text + "' with " + llvm::Twine(Arguments.size()) +
-                    " argument(s); known: len(x), is_null(x), float(x), sqrt(x)");
+                    " argument(s); known: len(x), is_null(x), is_string(x), is_number(x), is_list(x), "
+                    "float(x), sqrt(x)");
 }
 
 } // namespace

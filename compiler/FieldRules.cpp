@@ -27,7 +27,7 @@ llvm::Expected<Json> remapValues(const FieldSpec &Spec, const Json &Old,
   if (Spec.Broadcast && !Old.is_array())
     return Old;
   if (!Old.is_array())
-    return plainError("expected a list with one entry per layer, found " +
+    return plainError("is not a list with one entry per layer, but a " +
                       llvm::StringRef(Old.type_name()));
   if (Old.size() < SourceCount || (Old.size() > SourceCount && !Spec.Tail && !Spec.Truncate))
     return plainError("has " + llvm::Twine(Old.size()) + " entries but the model has " +
@@ -45,7 +45,7 @@ llvm::Expected<Json> remapValues(const FieldSpec &Spec, const Json &Old,
 llvm::Expected<Json> remapPattern(const Json &Old, llvm::ArrayRef<uint32_t> Map,
                                   uint32_t SourceCount) {
   if (!Old.is_string())
-    return plainError("expected a string with one character per layer, found " +
+    return plainError("is not a string with one character per layer, but a " +
                       llvm::StringRef(Old.type_name()));
   const std::string &Pattern = Old.get_ref<const std::string &>();
   if (Pattern.size() != SourceCount)
@@ -60,7 +60,7 @@ llvm::Expected<Json> remapPattern(const Json &Old, llvm::ArrayRef<uint32_t> Map,
 llvm::Expected<Json> remapIndices(const FieldSpec &Spec, const Json &Old,
                                   llvm::ArrayRef<uint32_t> Map, uint32_t SourceCount) {
   if (!Old.is_array())
-    return plainError("expected a list of layer indices, found " +
+    return plainError("is not a list of layer indices, but a " +
                       llvm::StringRef(Old.type_name()));
   int64_t Base = Spec.OneBased ? 1 : 0;
   std::set<int64_t> Members;
@@ -84,7 +84,7 @@ llvm::Expected<Json> remapIndices(const FieldSpec &Spec, const Json &Old,
 llvm::Expected<Json> remapDict(const Json &Old, llvm::ArrayRef<uint32_t> Map,
                                uint32_t SourceCount) {
   if (!Old.is_object())
-    return plainError("expected a dict keyed by layer index, found " +
+    return plainError("is not a dict keyed by layer index, but a " +
                       llvm::StringRef(Old.type_name()));
   std::map<uint32_t, const Json *> Entries;
   for (auto It = Old.begin(); It != Old.end(); ++It) {

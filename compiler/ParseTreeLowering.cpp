@@ -382,8 +382,13 @@ bool Lowering::lowerScheduleItem(RysParser::ScheduleItemContext *Context,
     return false;
   Decl.Kind = lowerName(Context->scheduleKind);
   Decl.KindRange = Positions.range(Context->scheduleKind);
-  if (Context->literal())
+  if (Context->literal()) {
     Decl.Default = lowerLiteral(Context->literal());
+    if (Context->negative && *Decl.Default) {
+      (*Decl.Default)->IntValue = -(*Decl.Default)->IntValue;
+      (*Decl.Default)->FloatValue = -(*Decl.Default)->FloatValue;
+    }
+  }
   Decl.Generator = lowerExpr(Context->expr());
   if (!Decl.Generator)
     return false;

@@ -34,6 +34,8 @@ std::string describeTokenType(const antlr4::dfa::Vocabulary &Vocabulary, size_t 
   switch (Type) {
   case RysParser::INT:
     return "an integer";
+  case RysParser::FLOAT:
+    return "a number";
   case RysParser::IDENT:
     return "a name";
   case RysParser::STRING:

@@ -70,7 +70,7 @@ profileItem
     | LAYER_COUNT fieldList SEMI                                         # layerCountItem
     | STACK stringList SEMI                                              # stackItem
     | FIELD fieldPath COLON fieldKind=name fieldOption* SEMI             # fieldItem
-    | SCHEDULE fieldPath COLON scheduleKind=name (DEFAULT literal)?
+    | SCHEDULE fieldPath COLON scheduleKind=name (DEFAULT negative=MINUS? literal)?
           GENERATES target=fieldPath ASSIGN expr SEMI                    # scheduleItem
     | EXTRA_STACK stackName=name COLON placementKind=name
           (PREFIX prefix=STRING)? (COUNT countField=fieldPath)? SEMI     # extraStackItem

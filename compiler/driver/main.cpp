@@ -327,8 +327,16 @@ int runInspect(const Options &Opts) {
     OS << "schedule " << S["field"].get<std::string>() << ": " << S["compact"].get<std::string>()
        << "   " << S["legend"].get<std::string>() << "\n";
   OS << "extra stacks:" << (Report["extra_stacks"].empty() ? " none" : "") << "\n";
-  for (const Json &S : Report["extra_stacks"])
-    OS << "  " << S.dump() << "\n";
+  for (const Json &S : Report["extra_stacks"]) {
+    OS << "  " << S["name"].get<std::string>() << ": ";
+    if (S.contains("prefix"))
+      OS << S["tensors"].get<unsigned>() << " tensors under '" << S["prefix"].get<std::string>()
+         << "', left as they are\n";
+    else
+      OS << S["blocks"].get<unsigned>() << " block(s) from block " << S["first_block"].get<unsigned>()
+         << (S["counted_in_layer_count"].get<bool>() ? ", counted in the layer count" : "")
+         << "\n";
+  }
   for (auto It = Report["tensor_families"].begin(); It != Report["tensor_families"].end(); ++It) {
     std::vector<std::string> Groups = It.value().get<std::vector<std::string>>();
     OS << "layers of type " << It.key() << " carry: " << llvm::join(Groups, ", ") << "\n";

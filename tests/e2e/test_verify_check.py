@@ -43,7 +43,7 @@ PROVENANCE_FILE_NAME = "rysc.json"
 QWEN36_PREFIX = "model.language_model.layers"
 BLOCK_NAME = re.compile(r"^blk\.(\d+)\.(.+)$")
 
-HF_VERIFY_CHECKS = ["tensor-names", "layer-count", "config", "tensor-bytes", "index", "provenance"]
+HF_VERIFY_CHECKS = ["tensor-names", "layer-count", "config", "copied-files", "tensor-bytes", "index", "provenance"]
 GGUF_VERIFY_CHECKS = ["tensor-names", "layer-count", "config", "metadata-keys", "tensor-bytes", "provenance"]
 
 # examples/qwen36-rys.rys copies source layers 15..19 after layer 19: 64 -> 69 layers.
@@ -473,7 +473,7 @@ class RyscTestCase(unittest.TestCase):
 
         expected_layers lists, in order, every layer whose tensors contradict layer_type.
         """
-        pattern = re.compile(rf"^layer (\d+) is {re.escape(layer_type)} in '{re.escape(field)}' but has ")
+        pattern = re.compile(rf"^layer (\d+) is {re.escape(layer_type)} in '{re.escape(field)}' but lacks ")
         reported = []
         summary = None
         collecting = False
@@ -482,8 +482,8 @@ class RyscTestCase(unittest.TestCase):
             if match:
                 self.assertEqual(finding["severity"], "error", finding["message"])
                 self.assertEqual(finding["check"], "tensor-family", finding["message"])
-                self.assertIn(f"no '{required}*' tensors", finding["message"])
-                self.assertIn(f"'{forbidden}*' tensors", finding["message"])
+                self.assertIn(f"lacks '{required}*' tensors", finding["message"])
+                self.assertIn(f"carries '{forbidden}*' tensors", finding["message"])
                 self.assertIn(f"'{field}'", finding["fix"])
                 reported.append(int(match[1]))
                 collecting = True
@@ -570,10 +570,6 @@ class VerifyPassTest(RyscTestCase):
         total = sum(len(record.data_bytes) for record in split.tensors.values())
         self.assertEqual(checks["tensor-bytes"]["summary"], f"{len(split.tensors)} tensors, {total} bytes compared by SHA-256")
 
-    # BUG: for a split source, apply takes OUT (llama-rys.gguf) and writes the parts
-    # llama-rys-0000K-of-00003.gguf. verify rejects that same OUT with "is neither a
-    # Hugging Face folder nor a GGUF file", so only the first part's name works.
-    @unittest.expectedFailure
     def test_split_gguf_out_as_given_to_apply(self):
         self.assert_verify_passes(self.llama_recipe, self.split, self.split_out, GGUF_VERIFY_CHECKS)
 
@@ -666,10 +662,6 @@ class VerifyHfChangeTest(RyscTestCase):
             EXAMPLE_RECIPE, self.source, out, "provenance", ["the recorded seams differ from the recipe's seams"]
         )
 
-    # BUG: the provenance check compares the recorded seams with "!=" on ordered JSON
-    # objects, so rysc.json rewritten with sorted keys and unchanged content fails with
-    # "the recorded seams differ from the recipe's seams".
-    @unittest.expectedFailure
     def test_provenance_key_order(self):
         out = self.copy_folder(self.out)
         write_json(out / PROVENANCE_FILE_NAME, load_json(out / PROVENANCE_FILE_NAME), sort_keys=True)
@@ -714,11 +706,6 @@ class VerifyHfChangeTest(RyscTestCase):
             [f"'{stale}': a safetensors file that the model does not reference; it is not copied"],
         )
 
-    # BUG: verify compares no file that apply copies byte for byte (tokenizer files,
-    # chat template, generation config), so an output whose tokenizer_config.json
-    # differs from the source's passes every check, although the GGUF form of the same
-    # change fails metadata-keys.
-    @unittest.expectedFailure
     def test_copied_file(self):
         out = self.copy_folder(self.out)
         path = out / "tokenizer_config.json"
@@ -855,9 +842,6 @@ class VerifyGgufChangeTest(RyscTestCase):
             self.recipe, self.source, out, "provenance", ["the recorded map differs from the recipe's map"]
         )
 
-    # BUG: metadata-keys only looks up the source's keys in the output, so a key that
-    # only the output has (here tokenizer.ggml.extra_key) passes every check.
-    @unittest.expectedFailure
     def test_added_key(self):
         out = self.copy_file(self.out)
         rewrite_gguf(out, lambda metadata: metadata + [("tokenizer.ggml.extra_key", "UINT32", 1)])
@@ -866,10 +850,6 @@ class VerifyGgufChangeTest(RyscTestCase):
         failures = [failure for check in checks.values() for failure in check["failures"]]
         self.assertTrue(any("tokenizer.ggml.extra_key" in failure for failure in failures), failures)
 
-    # BUG: general.* and {arch}.* keys are compared only as JSON values, so a key whose
-    # type changes passes every check. Here block_count becomes UINT64, which llama.cpp's
-    # model loader rejects ("key ... has wrong type", GKV::get_kv in llama-model-loader.cpp).
-    @unittest.expectedFailure
     def test_key_type(self):
         out = self.copy_file(self.out)
         rewrite_gguf(out, replace_key("qwen35.block_count", "UINT64", 70))
@@ -878,9 +858,6 @@ class VerifyGgufChangeTest(RyscTestCase):
         failures = [failure for check in checks.values() for failure in check["failures"]]
         self.assertTrue(any("qwen35.block_count" in failure for failure in failures), failures)
 
-    # BUG: verify skips every rys.* key and reads only rys.provenance, so a wrong
-    # rys.map array (the map README promises in every GGUF output) passes.
-    @unittest.expectedFailure
     def test_rys_map_key(self):
         out = self.copy_file(self.out)
         type_name, (element_type, layer_map) = read_gguf(out).metadata["rys.map"]
@@ -1071,11 +1048,6 @@ class CheckTest(RyscTestCase):
         self.assert_family_findings(findings, "true", scheduled_linear, field, "ssm_", "attn_q.")
         self.assert_family_findings(findings, "false", scheduled_full, field, "attn_q.", "ssm_")
 
-    # BUG: the extra-stack check never runs for GGUF nextn blocks. It skips every
-    # stack without a tensor prefix, and stdlib/gguf.rys declares "extra_stack nextn"
-    # with none, so nextn.* tensors left at blk.64 after blk.68 became the MTP block
-    # give "no problems found".
-    @unittest.expectedFailure
     def test_nextn_left_at_old_index(self):
         model = make_temp_dir(self, "rysc-broken-") / "qwen35-nextn.gguf"
         write_qwen35_through_map(self.qwen35, model, QWEN35_WINDOW4_MAP, nextn_block=QWEN35_TRUNK)
