@@ -15,7 +15,7 @@
 
 namespace rysc {
 
-/// Where one tensor's bytes are and what they hold.
+/// The location, size and type of one tensor's bytes.
 struct TensorLocation {
   std::string File;   ///< Path of the file that holds the bytes.
   uint64_t Offset = 0; ///< Absolute offset of the first byte.

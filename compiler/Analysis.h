@@ -17,7 +17,7 @@ struct AnalysisState {
   const ModelFacts *Model;
   const CompileOptions &Options;
 
-  /// Where diagnostics about the model as a whole point: the first layer
+  /// The range that diagnostics about the model as a whole point at: the first layer
   /// statement, or the start of the recipe.
   llvm::SMRange Anchor;
 

@@ -17,7 +17,7 @@
 
 namespace rysc {
 
-/// What a backend read from a model, without any tensor data.
+/// The parts of a model that a backend read, without any tensor data.
 struct ModelFacts {
   std::string ConfigName; ///< Shown in diagnostics, e.g. "model/config.json".
   Json Config;            ///< The whole config.
@@ -53,7 +53,7 @@ struct InlineStack {
   bool Counted = false; ///< Included in the layer-count field.
 };
 
-/// Where the decoder lives in the config and in the tensor names.
+/// The location of the decoder in the config and in the tensor names.
 struct DecoderStack {
   std::string DecoderPath;   ///< "" for the config root, else e.g. "text_config".
   std::string CountField;    ///< Relative to the decoder config.

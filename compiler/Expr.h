@@ -15,7 +15,7 @@ namespace rysc {
 
 using Json = nlohmann::ordered_json;
 
-/// What names mean while evaluating a formula for one layer.
+/// The bindings of names while a formula is evaluated for one layer.
 struct EvalContext {
   int64_t LayerIndex = 0; ///< `i`
   int64_t LayerCount = 0; ///< `n`

@@ -23,7 +23,7 @@ struct LayerEdit {
   unsigned Statement = 0; ///< Index of the statement, for origins and seams.
 };
 
-/// Where one output layer comes from.
+/// The origin of one output layer.
 struct OutputLayer {
   uint32_t Source = 0;
   /// The duplicate statement that made this copy, or nullopt for an original.

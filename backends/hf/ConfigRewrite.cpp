@@ -10,7 +10,7 @@ namespace rysc::hf {
 
 namespace {
 
-/// Where one value sits in the text, found by a structural scan that needs
+/// The place of one value in the text, found by a structural scan that needs
 /// no number parsing.
 struct Span {
   size_t Begin = 0;
