@@ -1,5 +1,6 @@
 // Evaluation of schedule expressions.
 #include "compiler/Expr.h"
+#include "compiler/Diagnostics.h"
 #include "compiler/Error.h"
 
 #include "llvm/ADT/SmallVector.h"
@@ -214,8 +215,11 @@ llvm::Expected<Json> evaluateCall(const ast::Expr &E, const EvalContext &Context
       return plainError("sqrt() of a negative number, " + describe(Arguments[0]));
     return Json(std::sqrt(Value));
   }
+  static const std::vector<std::string> Known = {"len",       "is_null", "is_string", "is_number",
+                                                 "is_list",   "float",   "sqrt"};
   return plainError("unknown function '" + E.Text + "' with " + llvm::Twine(Arguments.size()) +
-                    " argument(s); known: len(x), is_null(x), is_string(x), is_number(x), is_list(x), "
+                    " argument(s)" + didYouMean(E.Text, Known) +
+                    "; known: len(x), is_null(x), is_string(x), is_number(x), is_list(x), "
                     "float(x), sqrt(x)");
 }
 

@@ -111,7 +111,10 @@ protected:
     antlr4::Token *Current = Parser->getCurrentToken();
     antlr4::Token *Previous = previousVisibleToken(Parser, Current);
     llvm::SMLoc Loc = Previous ? Positions.end(Previous) : Positions.start(Current);
-    Diags.error(Loc, "expected " + What);
+    std::string Before = Current->getType() == antlr4::Token::EOF
+                             ? " before end of file"
+                             : " before '" + Current->getText() + "'";
+    Diags.error(Loc, "expected " + What + Before);
   }
 
 private:
