@@ -278,7 +278,7 @@ Json inspectModel(const ResolvedModel &R) {
   Json Fields = Json::array();
   for (const FieldSpec &Spec : P.Fields) {
     const Json *Value = lookupPath(*R.Decoder, Spec.Path);
-    if (!Value || Value->is_null())
+    if (!Value || Value->is_null() || (Spec.Broadcast && !Value->is_array()))
       continue;
     Json Entry = {{"field", full(R, Spec.Path)}, {"kind", fieldKindName(Spec.Kind)}};
     if (Value->is_array() || Value->is_string())

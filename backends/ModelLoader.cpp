@@ -77,10 +77,14 @@ llvm::Expected<LoadedModel> loadModel(llvm::StringRef Path) {
   if (!llvm::sys::fs::exists(Resolved))
     return fileError(Path, "not found");
   if (!gguf::isGgufFile(Resolved))
-    return fileError(Path, "is neither a Hugging Face folder nor a GGUF file");
+    return fileError(Path, "is neither a Hugging Face folder nor a GGUF model file (legacy "
+                           "imatrix files are not read by verify, check and inspect)");
   auto G = gguf::readGgufModel(Resolved);
   if (!G)
     return G.takeError();
+  if (G->IsImatrix)
+    return fileError(Path, "is an importance matrix, not a model; verify, check and inspect "
+                           "read models only");
   Model.Kind = LoadedModel::Format::Gguf;
   Model.Gguf = std::move(*G);
   loadGguf(Model);

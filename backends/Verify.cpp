@@ -72,6 +72,11 @@ std::map<std::string, std::string> expectedNames(const LoadedModel &Source, cons
   return Expected;
 }
 
+/// Returns "1 tensor" or "N tensors".
+std::string counted(uint64_t Count, llvm::StringRef Noun) {
+  return std::to_string(Count) + " " + Noun.str() + (Count == 1 ? "" : "s");
+}
+
 void fail(VerifyResult &R, std::string Message) {
   R.Passed = false;
   if (R.Failures.size() < 50)
@@ -88,7 +93,7 @@ VerifyResult checkNames(const std::map<std::string, std::string> &Expected, cons
   for (const auto &[Name, Location] : Out.Tensors)
     if (!Expected.count(Name))
       fail(R, "unexpected tensor '" + Name + "'");
-  R.Summary = std::to_string(Expected.size()) + " tensors expected, " +
+  R.Summary = counted(Expected.size(), "tensor") + " expected, " +
               std::to_string(Out.Tensors.size()) + " present";
   return R;
 }
@@ -149,7 +154,7 @@ VerifyResult checkConfig(const LoadedModel &Out, const Compilation &C) {
   VerifyResult R{"config", true, {}, ""};
   Json Actual = Out.Facts.Config;
   diffJson(C.OutputConfig, Actual, "", R);
-  R.Summary = std::to_string(C.Edits.size()) + " edits expected, every other key unchanged";
+  R.Summary = counted(C.Edits.size(), "edit") + " expected, every other key unchanged";
   return R;
 }
 
@@ -232,7 +237,7 @@ VerifyResult checkCopiedFiles(const LoadedModel &Source, const LoadedModel &Out,
   for (size_t Index = 0; Index < Names.size(); ++Index)
     if (Hashes[2 * Index] != Hashes[2 * Index + 1])
       fail(R, "'" + Names[Index] + "' differs from the source's copy");
-  R.Summary = std::to_string(Source.Hf->OtherFiles.size()) + " files byte-identical";
+  R.Summary = counted(Source.Hf->OtherFiles.size(), "file") + " byte-identical";
   return R;
 }
 
@@ -277,7 +282,7 @@ VerifyResult checkBytes(const std::map<std::string, std::string> &Expected,
       fail(R, "tensor '" + Name + "' bytes differ from source '" + SourceName + "' (sha256 " +
                   Got.substr(0, 16) + " vs " + Want.substr(0, 16) + ")");
   }
-  R.Summary = std::to_string(Pairs.size()) + " tensors, " + std::to_string(Bytes) +
+  R.Summary = counted(Pairs.size(), "tensor") + ", " + std::to_string(Bytes) +
               " bytes compared by SHA-256";
   return R;
 }

@@ -114,6 +114,9 @@ private:
       // falls back to its default (llama4's no_rope_layers: []).
       if (Spec.Kind == FieldKind::Values && Value->is_array() && Value->empty())
         continue;
+      // A broadcast scalar stands for every layer and never changes.
+      if (Spec.Broadcast && !Value->is_array())
+        continue;
       Fields.push_back({Spec.Path, Stack.fullPath(Spec.Path), Spec, true, Value});
     }
   }

@@ -47,11 +47,12 @@ void printMap(llvm::raw_ostream &OS, const LayerMap &Map, const ast::Recipe &Rec
     std::string Out = "out " + span(Run.FirstOut, Run.LastOut);
     std::string Source =
         "src " + span(Run.FirstSource, Run.FirstSource + (Run.LastOut - Run.FirstOut));
-    OS << "  " << llvm::left_justify(Out, 14) << " <- " << llvm::left_justify(Source, 12);
-    if (Run.Statement) {
-      OS << "  copy " << (Run.Copy + 1) << " of "
+    OS << "  " << llvm::left_justify(Out, 14) << " <- ";
+    if (Run.Statement)
+      OS << llvm::left_justify(Source, 12) << "  copy " << (Run.Copy + 1) << " of "
          << describeStatement(Recipe, *Run.Statement, Diags);
-    }
+    else
+      OS << Source;
     OS << "\n";
   }
 }

@@ -142,6 +142,17 @@ private:
       Diags.error(Positions.start(Offending), "expected " + What + " before end of file");
       return;
     }
+    if (Offending->getType() == RysParser::UNTERMINATED_COMMENT) {
+      Diags.error(Positions.start(Offending), "unterminated comment; close it with '*/'",
+                  {Positions.start(Offending), Positions.start(Offending)});
+      return;
+    }
+    if (Offending->getType() == RysParser::UNTERMINATED_STRING) {
+      Diags.error(Positions.start(Offending),
+                  "unterminated string; close it with '\"' on the same line",
+                  Positions.range(Offending));
+      return;
+    }
     if (Offending->getType() == RysParser::BAD_CHAR) {
       Diags.error(Positions.start(Offending), "unexpected character '" + Offending->getText() + "'",
                   Positions.range(Offending));

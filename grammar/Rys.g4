@@ -247,6 +247,11 @@ STRING   : '"' (~["\\\r\n] | '\\' ["\\nt])* '"';
 
 LINE_COMMENT  : ('#' | '//') ~[\r\n]* -> channel(HIDDEN);
 BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN);
+
+// Unclosed comments and strings become one token each, so the parser can
+// report them as such instead of as a run of unexpected characters.
+UNTERMINATED_COMMENT : '/*' .*? EOF;
+UNTERMINATED_STRING  : '"' (~["\\\r\n] | '\\' ["\\nt])*;
 WS            : [ \t\r\n]+ -> channel(HIDDEN);
 
 // Anything else is one bad character, reported by the parser with its place.

@@ -4,7 +4,8 @@
 # check output layer 20 against source layer 15.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh >/dev/null
+echo "== building rysc (the first run installs packages and builds for about five minutes)"
+scripts/setup.sh
 
 model=examples/models/qwen36
 out=examples/out/qwen36-rys

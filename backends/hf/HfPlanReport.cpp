@@ -66,10 +66,15 @@ void printLayers(llvm::raw_ostream &OS, const Compilation &C, const HfPlan &Plan
 }
 
 void printFiles(llvm::raw_ostream &OS, const HfPlan &Plan) {
-  OS << "output shards (limit " << formatBytes(Plan.MaxShardSize) << " of tensor data each):\n";
+  if (Plan.WritesIndex)
+    OS << "output shards (at most " << formatBytes(Plan.MaxShardSize)
+       << " of tensor data each, unless one tensor is larger):\n";
+  else
+    OS << "output file (the source is one file; --max-shard-size splits it):\n";
   for (const OutputShard &Shard : Plan.Shards)
     OS << "  " << Shard.Name << ": " << Shard.Tensors.size() << " tensors, "
-       << formatBytes(Shard.FileSize) << "\n";
+       << formatBytes(Shard.DataSize) << " of tensor data, file " << formatBytes(Shard.FileSize)
+       << "\n";
   OS << "generated files:\n";
   if (Plan.WritesIndex)
     OS << "  model.safetensors.index.json (total_size " << Plan.TotalTensorBytes << ")\n";

@@ -14,15 +14,20 @@ struct CommandSpec {
   const char *Name;
   const char *Arguments;
   const char *Help;
+  const char *Options; ///< The options it takes, space-separated.
 };
 
 const CommandSpec Commands[] = {
-    {"plan", "RECIPE [MODEL]", "show what apply would do; reads only config and headers"},
-    {"apply", "RECIPE MODEL OUT", "write the output: a new folder OUT, or file OUT for GGUF"},
-    {"verify", "RECIPE SOURCE OUT", "check that OUT is exactly what the recipe makes of SOURCE"},
-    {"check", "MODEL", "check a checkpoint's internal consistency, with no recipe"},
-    {"inspect", "MODEL", "show a checkpoint's layers, schedules, fields and files"},
-    {"profiles", "[NAME]", "list the architecture profiles, or print one"},
+    {"plan", "RECIPE [MODEL]", "show what apply would do; reads only config and headers",
+     "--layers --format --max-shard-size --split-max-size --strict"},
+    {"apply", "RECIPE MODEL OUT", "write the output: a new folder OUT, or file OUT for GGUF",
+     "--layers --max-shard-size --split-max-size --jobs --force --strict --verbose"},
+    {"verify", "RECIPE SOURCE OUT", "check that OUT is exactly what the recipe makes of SOURCE",
+     "--format --jobs --strict"},
+    {"check", "MODEL", "check a checkpoint's internal consistency, with no recipe",
+     "--format --strict"},
+    {"inspect", "MODEL", "show a checkpoint's layers, schedules, fields and files", "--format"},
+    {"profiles", "[NAME]", "list the architecture profiles, or print one", ""},
 };
 
 enum class OptionId {
@@ -47,11 +52,13 @@ struct OptionSpec {
 
 const OptionSpec OptionTable[] = {
     {OptionId::Layers, "--layers", "N", "source layer count, for plan without a model"},
-    {OptionId::Format, "--format", "text|json", "output format of plan and verify (default: text)"},
+    {OptionId::Format, "--format", "text|json",
+     "output format of plan, verify, check and inspect (default: text)"},
     {OptionId::MaxShardSize, "--max-shard-size", "SIZE",
-     "tensor bytes per output shard, e.g. 5GB or 4GiB (default: the source's largest shard)"},
+     "tensor data bytes per Hugging Face output shard, e.g. 5GB or 4GiB (default: the "
+     "source's largest shard; a single-file source stays one file)"},
     {OptionId::SplitMaxSize, "--split-max-size", "SIZE",
-     "bytes per GGUF output part, e.g. 4GB (default: as many parts as the source)"},
+     "tensor data bytes per GGUF output part, e.g. 4GB (default: as many parts as the source)"},
     {OptionId::Jobs, "--jobs", "N",
      "files written or tensors hashed in parallel (default: the core count)"},
     {OptionId::Force, "--force", nullptr, "replace OUT if it exists and is not empty"},
@@ -158,6 +165,7 @@ std::optional<uint64_t> parseSize(llvm::StringRef Text) {
 
 llvm::Expected<Options> parseOptions(llvm::ArrayRef<const char *> Args) {
   Options Result;
+  std::vector<std::string> Given;
   bool OptionsEnded = false;
   for (size_t Index = 1; Index < Args.size(); ++Index) {
     llvm::StringRef Arg(Args[Index]);
@@ -186,6 +194,7 @@ llvm::Expected<Options> parseOptions(llvm::ArrayRef<const char *> Args) {
       return usageError("option '" + Name + "' takes no value");
     if (llvm::Error E = applyOption(Result, *Spec, Value))
       return std::move(E);
+    Given.push_back(Spec->Name);
   }
   if (Result.Help || Result.Version)
     return Result;
@@ -194,6 +203,15 @@ llvm::Expected<Options> parseOptions(llvm::ArrayRef<const char *> Args) {
   if (!llvm::is_contained(commandNames(), Result.Command))
     return usageError("unknown command '" + Result.Command + "'" +
                       didYouMean(Result.Command, commandNames()));
+  for (const CommandSpec &Command : Commands) {
+    if (Result.Command != Command.Name)
+      continue;
+    llvm::SmallVector<llvm::StringRef, 8> Allowed;
+    llvm::StringRef(Command.Options).split(Allowed, ' ', -1, false);
+    for (const std::string &Name : Given)
+      if (!llvm::is_contained(Allowed, Name))
+        return usageError("option '" + Name + "' does not apply to '" + Result.Command + "'");
+  }
   return Result;
 }
 

@@ -97,9 +97,14 @@ int runPlan(const Options &Opts) {
     llvm::errs() << "rysc: error: usage: rysc plan RECIPE [MODEL]\n";
     return Usage;
   }
+  if (Opts.Positional.size() == 1 && !Opts.Layers) {
+    llvm::errs() << "rysc: error: the layer count is unknown: give a model or --layers N\n";
+    return Usage;
+  }
   Session S(Opts);
   const std::string *Model = Opts.Positional.size() == 2 ? &Opts.Positional[1] : nullptr;
-  std::string OutName = Model ? "rys-" + llvm::sys::path::filename(*Model).str() : "";
+  // plan has no OUT; GGUF part names are shown for an OUT called "OUT.gguf".
+  std::string OutName = Model ? (gguf::isGgufFile(*Model) ? "OUT.gguf" : "OUT.dat") : "";
   if (!S.compile(Opts.Positional[0], Model) || !S.plan(OutName))
     return Failure;
 
@@ -150,6 +155,13 @@ int runApply(const Options &Opts) {
       !checkOutputPlace(S, Out))
     return Failure;
 
+  llvm::StringRef Parent = llvm::sys::path::parent_path(Out);
+  if (!Parent.empty() && !llvm::sys::fs::is_directory(Parent)) {
+    llvm::errs() << "rysc: error: '" << Out << "': the folder '" << Parent
+                 << "' does not exist; create it first\n";
+    return Failure;
+  }
+
   ExecuteOptions Exec;
   Exec.Jobs = Opts.Jobs;
   Exec.Force = Opts.Force;
@@ -189,7 +201,9 @@ int runVerify(const Options &Opts) {
   if (!S.compile(Opts.Positional[0], &Opts.Positional[1]))
     return Failure;
   if (S.Kind != InputKind::HfFolder && S.Kind != InputKind::Gguf) {
-    llvm::errs() << "rysc: error: verify works on Hugging Face folders and GGUF models\n";
+    llvm::errs() << "rysc: error: '" << Opts.Positional[1]
+                 << "' is an importance matrix; verify works on models (Hugging Face folders and "
+                    "GGUF model files)\n";
     return Failure;
   }
   auto Source = loadModel(Opts.Positional[1]);

@@ -416,8 +416,9 @@ class Qwen36ApplyTest(ApplyTestCase):
         self.assertEqual(json_without["seams"], json_with["seams"])
 
     def test_plan_without_layer_count_fails(self):
+        # A missing layer count is a usage error, like a missing argument.
         result = run_rysc("plan", EXAMPLE_RECIPE)
-        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.returncode, 2)
         self.assertIn("--layers", result.stderr)
 
 

@@ -77,23 +77,29 @@ GoldenCase parseCase(const std::string &Path) {
   return Case;
 }
 
-/// Generates a fixture model once per name for the whole test run.
+/// Returns a fixture model, generated once per build folder: ctest runs each
+/// case in its own process, so the cache lives on disk. A model is written
+/// to a temporary folder and renamed into place, so concurrent cases never
+/// see a partial one.
 std::string fixtureModel(const std::string &Name) {
-  static std::mutex Lock;
-  static std::map<std::string, std::string> Made;
-  std::lock_guard<std::mutex> Guard(Lock);
-  auto Found = Made.find(Name);
-  if (Found != Made.end())
-    return Found->second;
-  llvm::SmallString<128> Dir;
-  llvm::sys::fs::createUniqueDirectory("rysc-golden-model", Dir);
-  std::string Out = std::string(Dir) + "/" + Name;
+  std::string Cache = RYSC_FIXTURE_CACHE;
+  std::string Out = Cache + "/" + Name;
+  if (llvm::sys::fs::is_directory(Out + "/.complete"))
+    return Out + "/model";
+  llvm::sys::fs::create_directories(Cache);
+  llvm::SmallString<128> Temp;
+  if (llvm::sys::fs::createUniqueDirectory(Cache + "/tmp-" + Name, Temp))
+    return "";
   std::string Generator = std::string(RYSC_SOURCE_DIR) + "/tests/fixtures/generate.py";
-  std::string Command = "python3 '" + Generator + "' " + Name + " '" + Out + "'";
+  std::string Command =
+      "python3 '" + Generator + "' " + Name + " '" + std::string(Temp) + "/model' >/dev/null";
   if (std::system(Command.c_str()) != 0)
     return "";
-  Made[Name] = Out;
-  return Out;
+  llvm::sys::fs::create_directory(std::string(Temp) + "/.complete");
+  // Another process may have finished first; either copy is complete.
+  if (llvm::sys::fs::rename(Temp, Out))
+    llvm::sys::fs::remove_directories(Temp);
+  return Out + "/model";
 }
 
 struct RunResult {
