@@ -213,8 +213,11 @@ void checkHfFiles(const ResolvedModel &R, std::vector<Finding> &Findings) {
   uint64_t Total = 0;
   for (const auto &[Name, Location] : M.Tensors)
     Total += Location.Size;
-  const Json *Size = lookupPath(*M.Hf->Index, "metadata.total_size");
-  if (!Size || *Size != Json(Total))
+  const nlohmann::json &Index = *M.Hf->Index;
+  const nlohmann::json *Size = Index.contains("metadata") && Index["metadata"].contains("total_size")
+                                   ? &Index["metadata"]["total_size"]
+                                   : nullptr;
+  if (!Size || *Size != nlohmann::json(Total))
     Findings.push_back({Severity::Error, "index",
                         "model.safetensors.index.json has total_size " +
                             (Size ? Size->dump() : std::string("(missing)")) +

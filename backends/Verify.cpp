@@ -296,8 +296,11 @@ VerifyResult checkIndex(const LoadedModel &Out) {
   uint64_t Total = 0;
   for (const auto &[Name, Location] : Out.Tensors)
     Total += Location.Size;
-  const Json *Size = lookupPath(*Out.Hf->Index, "metadata.total_size");
-  if (!Size || *Size != Json(Total))
+  const nlohmann::json &Index = *Out.Hf->Index;
+  const nlohmann::json *Size = Index.contains("metadata") && Index["metadata"].contains("total_size")
+                                   ? &Index["metadata"]["total_size"]
+                                   : nullptr;
+  if (!Size || *Size != nlohmann::json(Total))
     fail(R, "metadata.total_size is " + (Size ? Size->dump() : std::string("missing")) +
                 ", expected " + std::to_string(Total));
   for (const auto &[Name, Reason] : Out.Hf->SkippedFiles)

@@ -8,6 +8,8 @@
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <map>
 #include <set>
 
@@ -61,7 +63,8 @@ std::string quoteNonFiniteLiterals(llvm::StringRef Text) {
   return Result;
 }
 
-llvm::Expected<Json> readJsonFile(const std::string &Path, std::string *Text = nullptr) {
+template <typename JsonType = Json>
+llvm::Expected<JsonType> readJsonFile(const std::string &Path, std::string *Text = nullptr) {
   auto Buffer = llvm::MemoryBuffer::getFile(Path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
   if (!Buffer)
     return fileError(Path, "cannot read: " + Buffer.getError().message());
@@ -69,12 +72,12 @@ llvm::Expected<Json> readJsonFile(const std::string &Path, std::string *Text = n
     return fileError(Path, "is " + llvm::Twine((*Buffer)->getBufferSize()) +
                                " bytes, larger than any config or index file");
   std::string Parseable = quoteNonFiniteLiterals((*Buffer)->getBuffer());
-  Json Value = Json::parse(Parseable, nullptr, /*allow_exceptions=*/false);
+  JsonType Value = JsonType::parse(Parseable, nullptr, /*allow_exceptions=*/false);
   if (Value.is_discarded()) {
     // Parse again with exceptions only to get nlohmann's position message.
     try {
-      (void)Json::parse(Parseable);
-    } catch (const Json::parse_error &E) {
+      (void)JsonType::parse(Parseable);
+    } catch (const typename JsonType::parse_error &E) {
       return fileError(Path, "malformed JSON: " + llvm::StringRef(E.what()));
     }
     return fileError(Path, "malformed JSON");
@@ -88,7 +91,7 @@ llvm::Expected<Json> readJsonFile(const std::string &Path, std::string *Text = n
 
 /// Checks an index shard name: a plain file name inside the folder.
 llvm::Error checkShardName(const std::string &IndexPath, const std::string &Tensor,
-                           const Json &Value) {
+                           const nlohmann::json &Value) {
   if (!Value.is_string())
     return fileError(IndexPath, "weight_map entry for '" + Tensor + "' is not a file name");
   llvm::StringRef Name = Value.get_ref<const std::string &>();
@@ -98,13 +101,41 @@ llvm::Error checkShardName(const std::string &IndexPath, const std::string &Tens
   return llvm::Error::success();
 }
 
-llvm::Error readShards(HfModel &Model, const std::vector<std::string> &Names) {
-  for (const std::string &Name : Names) {
-    auto Header = safetensors::readHeader(joinPath(Model.Dir, Name));
-    if (!Header)
-      return Header.takeError();
-    Model.Shards.push_back({Name, std::move(*Header)});
+/// Reads the shard headers on every core: a checkpoint can have a thousand
+/// shards, and parsing their JSON headers is most of a plan's time.
+llvm::Error readShardHeaders(HfModel &Model, const std::vector<std::string> &Names) {
+  std::vector<std::optional<safetensors::Header>> Headers(Names.size());
+  std::vector<std::string> Errors(Names.size());
+  std::atomic<size_t> Next{0};
+  auto Work = [&]() {
+    for (size_t Index = Next++; Index < Names.size(); Index = Next++) {
+      auto Header = safetensors::readHeader(joinPath(Model.Dir, Names[Index]));
+      if (Header)
+        Headers[Index] = std::move(*Header);
+      else
+        Errors[Index] = llvm::toString(Header.takeError());
+    }
+  };
+  unsigned Threads = std::min<size_t>(Names.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> Pool;
+  for (unsigned Thread = 1; Thread < Threads; ++Thread)
+    Pool.emplace_back(Work);
+  Work();
+  for (std::thread &T : Pool)
+    T.join();
+
+  // Report the first failing shard in name order, as a sequential read would.
+  for (size_t Index = 0; Index < Names.size(); ++Index) {
+    if (!Errors[Index].empty())
+      return plainError(Errors[Index]);
+    Model.Shards.push_back({Names[Index], std::move(*Headers[Index])});
   }
+  return llvm::Error::success();
+}
+
+llvm::Error readShards(HfModel &Model, const std::vector<std::string> &Names) {
+  if (llvm::Error E = readShardHeaders(Model, Names))
+    return E;
   std::set<std::string> Seen;
   for (unsigned Index = 0; Index < Model.Shards.size(); ++Index)
     for (const safetensors::TensorEntry &Entry : Model.Shards[Index].Header.Tensors) {
@@ -120,10 +151,11 @@ llvm::Error readShards(HfModel &Model, const std::vector<std::string> &Names) {
 /// the shards it names.
 llvm::Error readIndexed(HfModel &Model) {
   std::string IndexPath = joinPath(Model.Dir, IndexName);
-  auto Index = readJsonFile(IndexPath);
+  auto Index = readJsonFile<nlohmann::json>(IndexPath);
   if (!Index)
     return Index.takeError();
-  const Json *WeightMap = Index->contains("weight_map") ? &(*Index)["weight_map"] : nullptr;
+  const nlohmann::json *WeightMap =
+      Index->contains("weight_map") ? &(*Index)["weight_map"] : nullptr;
   if (!WeightMap || !WeightMap->is_object())
     return fileError(IndexPath, "has no 'weight_map' object");
 

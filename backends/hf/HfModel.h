@@ -33,7 +33,10 @@ struct HfModel {
   std::string RealDir;      ///< Absolute, symlinks resolved.
   Json Config;
   std::string ConfigText; ///< config.json as read, for byte-preserving edits.
-  std::optional<Json> Index; ///< model.safetensors.index.json, when sharded.
+  /// model.safetensors.index.json, when sharded. Parsed into sorted maps,
+  /// because an index has one key per tensor and ordered_json's insertion
+  /// is linear in the object size.
+  std::optional<nlohmann::json> Index;
   std::vector<Shard> Shards; ///< In index order (sorted file names).
   std::vector<SourceTensor> Tensors; ///< Shard by shard, in data-offset order.
   /// Files copied whole, relative to the folder, sorted.

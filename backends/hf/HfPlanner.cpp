@@ -139,8 +139,10 @@ void planShard(HfPlan &Plan, OutputShard &Shard, const Json &Metadata,
   Plan.Write.Files.push_back(std::move(File));
 }
 
-Json buildIndex(const HfModel &Model, const HfPlan &Plan) {
-  Json Metadata = Json::object();
+/// Builds the index with sorted maps: it has one key per tensor, and keys
+/// sorted by name are what transformers writes.
+nlohmann::json buildIndex(const HfModel &Model, const HfPlan &Plan) {
+  nlohmann::json Metadata = nlohmann::json::object();
   if (Model.Index && Model.Index->contains("metadata") && (*Model.Index)["metadata"].is_object())
     Metadata = (*Model.Index)["metadata"];
   bool HadParameters = Metadata.contains("total_parameters");
@@ -148,15 +150,13 @@ Json buildIndex(const HfModel &Model, const HfPlan &Plan) {
   if (HadParameters)
     Metadata["total_parameters"] = Plan.TotalParameters;
 
-  std::map<std::string, std::string> WeightMap;
+  nlohmann::json WeightMap = nlohmann::json::object();
   for (const OutputShard &Shard : Plan.Shards)
     for (const PlannedTensor &T : Shard.Tensors)
       WeightMap[T.Name] = Shard.Name;
-  Json Index;
-  Index["metadata"] = Metadata;
-  Index["weight_map"] = Json::object();
-  for (const auto &[Name, ShardName] : WeightMap)
-    Index["weight_map"][Name] = ShardName;
+  nlohmann::json Index;
+  Index["metadata"] = std::move(Metadata);
+  Index["weight_map"] = std::move(WeightMap);
   return Index;
 }
 
