@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake ninja-build g++ python3 antlr4 libantlr4-runtime-dev
+packages=(cmake ninja-build g++ python3 time strace antlr4 libantlr4-runtime-dev
           nlohmann-json3-dev llvm-14-dev libgtest-dev)
 missing=()
 for package in "${packages[@]}"; do

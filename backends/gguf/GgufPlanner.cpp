@@ -220,8 +220,9 @@ llvm::Expected<GgufPlan> planGguf(const GgufModel &Model, const Compilation &C,
     size_t Begin = Starts[Part];
     size_t End = Part + 1 < Count ? Starts[Part + 1] : Tensors->size();
     std::vector<KeyValue> PartMetadata;
+    // The first part takes the metadata, which holds the whole tokenizer.
     if (Part == 0)
-      PartMetadata = *Metadata;
+      PartMetadata = std::move(*Metadata);
     else if (Alignment != DefaultAlignment)
       PartMetadata.push_back({AlignmentKey.str(), Value::uint32(Alignment)});
     if (Count > 1) {
