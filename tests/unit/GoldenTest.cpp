@@ -199,8 +199,9 @@ TEST_P(GoldenTest, MatchesExpectedOutput) {
   }
   EXPECT_EQ(Run.Exit, Case.Exit);
   EXPECT_EQ(Run.Stderr, Case.Stderr);
-  if (Case.Stdout)
+  if (Case.Stdout) {
     EXPECT_EQ(Run.Stdout, *Case.Stdout);
+  }
 }
 
 std::string caseName(const ::testing::TestParamInfo<std::string> &Info) {
