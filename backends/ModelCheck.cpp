@@ -73,9 +73,9 @@ void checkFieldShapes(const ResolvedModel &R, std::vector<Finding> &Findings) {
 void checkSchedules(const ResolvedModel &R, std::vector<Finding> &Findings) {
   for (const ScheduleSpec &Schedule : profileOf(R).Schedules) {
     const FieldSpec *Target = profileOf(R).findField(Schedule.Target);
-    const Json *Explicit = lookupPath(*R.Decoder, Schedule.Target);
+    const Json *Explicit = explicitList(*R.Decoder, Schedule.Target, Target);
     const Json *Scalar = lookupPath(*R.Decoder, Schedule.Scalar);
-    if (!Target || !Explicit || Explicit->is_null())
+    if (!Target || !Explicit)
       continue;
     Json Value = Scalar && !Scalar->is_null() ? *Scalar : Schedule.Default.value_or(nullptr);
     if (Value.is_null())
@@ -92,10 +92,7 @@ void checkSchedules(const ResolvedModel &R, std::vector<Finding> &Findings) {
       // A list too short for the layer count is reported by the field check.
       if (Listed.is_null())
         break;
-      bool Same = *Generated == Listed ||
-                  (Generated->is_boolean() && Listed.is_number() &&
-                   Generated->get<bool>() == (Listed.get<double>() != 0));
-      if (Same)
+      if (sameLayerValue(*Generated, Listed))
         continue;
       std::string ScalarText = "'" + full(R, Schedule.Scalar) + "' = " + Value.dump() +
                                (Scalar && !Scalar->is_null() ? "" : " (its default)");
@@ -115,8 +112,7 @@ void checkSchedules(const ResolvedModel &R, std::vector<Finding> &Findings) {
 /// The fix for a tensor-family mismatch: write or correct the explicit list
 /// when the file has one, else say that the scalar's schedule is wrong.
 std::string familyFix(const ResolvedModel &R, const TensorFamilySpec &Family) {
-  const Json *Explicit = lookupPath(*R.Decoder, Family.Field);
-  if (Explicit && !Explicit->is_null())
+  if (explicitList(*R.Decoder, Family.Field, profileOf(R).findField(Family.Field)))
     return "make '" + full(R, Family.Field) +
            "' match the tensors (rebuild it through the layer map that moved them)";
   return "the schedule scalar no longer describes the layers: add an explicit '" +
@@ -135,9 +131,7 @@ void checkTensorFamilies(const ResolvedModel &R, std::vector<Finding> &Findings)
     unsigned Reported = 0, Total = 0;
     for (uint32_t Layer = 0; Layer < R.Layers && Layer < Types->size(); ++Layer) {
       const Json &Type = (*Types)[Layer];
-      bool Matches = Type == Family.Value || (Type.is_number() && Family.Value.is_boolean() &&
-                                              (Type.get<double>() != 0) == Family.Value.get<bool>());
-      if (!Matches)
+      if (!sameLayerValue(Type, Family.Value))
         continue;
       auto Found = R.Suffixes.find(Layer);
       static const std::vector<std::string> None;
@@ -229,11 +223,11 @@ void checkHfFiles(const ResolvedModel &R, std::vector<Finding> &Findings) {
 
 std::optional<std::vector<Json>> layerTypes(const ResolvedModel &R, const std::string &Field) {
   const Profile &P = profileOf(R);
-  const Json *Explicit = lookupPath(*R.Decoder, Field);
+  const FieldSpec *Spec = P.findField(Field);
+  const Json *Explicit = explicitList(*R.Decoder, Field, Spec);
   std::vector<Json> Types;
-  if (Explicit && !Explicit->is_null()) {
+  if (Explicit) {
     FieldSpec Values;
-    const FieldSpec *Spec = P.findField(Field);
     for (uint32_t Layer = 0; Layer < R.Layers; ++Layer)
       Types.push_back(perLayerValue(Spec ? *Spec : Values, *Explicit, Layer));
     return Types;

@@ -1,17 +1,15 @@
 // The checks of `rysc verify`.
 #include "backends/Verify.h"
 #include "compiler/LayerNames.h"
+#include "compiler/Parallel.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SHA256.h"
 
-#include <atomic>
 #include <fcntl.h>
 #include <map>
-#include <mutex>
 #include <set>
-#include <thread>
 #include <unistd.h>
 
 namespace rysc {
@@ -46,7 +44,7 @@ std::string hashRange(const TensorLocation &T, std::vector<char> &Buffer) {
   return llvm::toHex(Digest, /*LowerCase=*/true);
 }
 
-/// The output name of every source tensor under the map, as the recipe
+/// Returns the output name of every source tensor under the map, as the recipe
 /// defines it: block tensors once per output layer that copies their block,
 /// inline extra blocks after the new trunk, everything else unchanged.
 std::map<std::string, std::string> expectedNames(const LoadedModel &Source, const Compilation &C) {
@@ -342,19 +340,11 @@ VerifyResult checkProvenance(const LoadedModel &Out, const Compilation &C,
 std::vector<std::string> hashTensors(const std::vector<const TensorLocation *> &Tensors,
                                      unsigned Jobs) {
   std::vector<std::string> Hashes(Tensors.size());
-  unsigned Threads = Jobs ? Jobs : std::max(1u, std::thread::hardware_concurrency());
-  std::atomic<size_t> Next{0};
-  auto Work = [&]() {
-    std::vector<char> Buffer(HashChunk);
-    for (size_t Index = Next++; Index < Tensors.size(); Index = Next++)
-      Hashes[Index] = hashRange(*Tensors[Index], Buffer);
-  };
-  std::vector<std::thread> Pool;
-  for (unsigned Thread = 1; Thread < Threads; ++Thread)
-    Pool.emplace_back(Work);
-  Work();
-  for (std::thread &T : Pool)
-    T.join();
+  parallelFor(Tensors.size(), Jobs, [&](size_t Index) {
+    // One buffer per thread, so memory does not depend on the tensor count.
+    thread_local std::vector<char> Buffer(HashChunk);
+    Hashes[Index] = hashRange(*Tensors[Index], Buffer);
+  });
   return Hashes;
 }
 

@@ -13,28 +13,7 @@ namespace rysc {
 
 namespace {
 
-/// Compares per-layer values, taking a bool and a number as equal when they
-/// mean the same (GGUF stores per-layer flags as BOOL or as INT32 1/0).
-bool sameLayerValue(const Json &A, const Json &B) {
-  if (A.is_boolean() && B.is_number())
-    return A.get<bool>() == (B.get<double>() != 0);
-  if (B.is_boolean() && A.is_number())
-    return B.get<bool>() == (A.get<double>() != 0);
-  return A == B;
-}
-
-/// Returns the explicit list at \p Path, or nullptr when it is absent, null,
-/// or an empty value list (which means "not given").
-const Json *explicitList(const Json &Decoder, llvm::StringRef Path, const FieldSpec *Spec) {
-  const Json *Value = lookupPath(Decoder, Path);
-  if (!Value || Value->is_null())
-    return nullptr;
-  if (Value->is_array() && Value->empty() && (!Spec || Spec->Kind == FieldKind::Values))
-    return nullptr;
-  return Value;
-}
-
-/// A config field that holds one thing per layer.
+/// A config field with one entry per layer.
 struct PerLayerField {
   std::string Relative; ///< Relative to the decoder config.
   std::string Full;     ///< From the config root.
@@ -266,7 +245,7 @@ private:
 
   // --- Schedules -------------------------------------------------------------
 
-  /// The inline extra layers a schedule covers: those of a target list that
+  /// Returns the inline extra layers a schedule covers: those of a target list that
   /// carries entries past the trunk (GGUF arrays include MTP blocks).
   uint32_t scheduleExtra(const ScheduleSpec &Schedule) const {
     const FieldSpec *Target = P.findField(Schedule.Target);

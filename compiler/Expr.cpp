@@ -114,7 +114,13 @@ llvm::Expected<Json> compare(llvm::StringRef Op, const Json &Left, const Json &R
   }
   if ((Left.is_number_float() || Right.is_number_float()) && isNumber(Left) && isNumber(Right)) {
     double L = Left.get<double>(), R = Right.get<double>();
-    return Json(Op == "<" ? L < R : Op == "<=" ? L <= R : Op == ">" ? L > R : L >= R);
+    if (Op == "<")
+      return Json(L < R);
+    if (Op == "<=")
+      return Json(L <= R);
+    if (Op == ">")
+      return Json(L > R);
+    return Json(L >= R);
   }
   auto L = asInteger(Left, Op);
   if (!L)

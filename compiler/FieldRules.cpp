@@ -113,6 +113,23 @@ llvm::Expected<Json> remapDict(const Json &Old, llvm::ArrayRef<uint32_t> Map,
   return New;
 }
 
+bool sameLayerValue(const Json &A, const Json &B) {
+  if (A.is_boolean() && B.is_number())
+    return A.get<bool>() == (B.get<double>() != 0);
+  if (B.is_boolean() && A.is_number())
+    return B.get<bool>() == (A.get<double>() != 0);
+  return A == B;
+}
+
+const Json *explicitList(const Json &Decoder, llvm::StringRef Path, const FieldSpec *Spec) {
+  const Json *Value = lookupPath(Decoder, Path);
+  if (!Value || Value->is_null())
+    return nullptr;
+  if (Value->is_array() && Value->empty() && (!Spec || Spec->Kind == FieldKind::Values))
+    return nullptr;
+  return Value;
+}
+
 Json perLayerValue(const FieldSpec &Spec, const Json &Value, uint32_t Layer) {
   switch (Spec.Kind) {
   case FieldKind::Values:

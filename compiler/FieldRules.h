@@ -20,7 +20,7 @@ llvm::Expected<Json> remapField(const FieldSpec &Spec, const Json &Old,
                                 llvm::ArrayRef<uint32_t> Map, uint32_t SourceCount);
 
 /// R-list: new[o] = old[m[o]] for a list with exactly one entry per layer,
-/// or with extra entries handled as \p Spec says.
+/// or with extra entries handled as \p Spec's options require.
 llvm::Expected<Json> remapValues(const FieldSpec &Spec, const Json &Old,
                                  llvm::ArrayRef<uint32_t> Map, uint32_t SourceCount);
 
@@ -40,6 +40,14 @@ llvm::Expected<Json> remapDict(const Json &Old, llvm::ArrayRef<uint32_t> Map,
 /// Returns the layer-indexed view of \p Value for layer \p Layer: the list
 /// entry, the pattern character, or membership for an index list.
 Json perLayerValue(const FieldSpec &Spec, const Json &Value, uint32_t Layer);
+
+/// Compares per-layer values, taking a bool and a number as equal when they
+/// mean the same (GGUF stores per-layer flags as BOOL or as INT32 1/0).
+bool sameLayerValue(const Json &A, const Json &B);
+
+/// Returns the explicit list at \p Path in \p Decoder, or nullptr when it is
+/// absent, null, or an empty value list (which means "not given").
+const Json *explicitList(const Json &Decoder, llvm::StringRef Path, const FieldSpec *Spec);
 
 /// Builds a field value of \p Spec's kind from one value per layer; for
 /// index lists, layers whose value is true are listed.

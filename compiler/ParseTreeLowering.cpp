@@ -113,7 +113,12 @@ std::string Lowering::lowerString(antlr4::tree::TerminalNode *Node) {
     char C = Quoted[Index];
     if (C == '\\' && Index + 2 < Quoted.size()) {
       char Next = Quoted[++Index];
-      Value += Next == 'n' ? '\n' : Next == 't' ? '\t' : Next;
+      if (Next == 'n')
+        Value += '\n';
+      else if (Next == 't')
+        Value += '\t';
+      else
+        Value += Next;
       continue;
     }
     Value += C;

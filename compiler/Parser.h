@@ -11,7 +11,7 @@
 namespace rysc {
 
 /// Parses the buffer \p BufferId of \p Diags' SourceMgr. Every syntax error is
-/// reported; the returned tree holds the statements that parsed cleanly.
+/// reported; the returned tree contains the statements that parsed cleanly.
 ast::Recipe parseRecipe(DiagnosticEngine &Diags, unsigned BufferId);
 
 /// Adds \p Text as a buffer named \p Name and parses it.

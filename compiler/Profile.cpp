@@ -83,7 +83,7 @@ nlohmann::ordered_json literalValue(const ast::Expr &Expr) {
 }
 
 /// Checks one declaration's items and applies them over \p Result, which
-/// holds the base profile's items when the declaration extends one.
+/// starts as a copy of the base profile when the declaration extends one.
 class ProfileBuilder {
 public:
   ProfileBuilder(DiagnosticEngine &Diags, Profile &Result) : Diags(Diags), Result(Result) {}

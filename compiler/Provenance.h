@@ -20,7 +20,7 @@ struct RecipeSource {
 /// Returns the lowercase hex SHA-256 of \p Data.
 std::string sha256Hex(llvm::StringRef Data);
 
-/// Builds the provenance record. It holds no timestamp and no output path,
+/// Builds the provenance record. It contains no timestamp and no output path,
 /// so that two runs of the same recipe on the same source write the same
 /// bytes.
 Json buildProvenance(const Compilation &C, const RecipeSource &Recipe,

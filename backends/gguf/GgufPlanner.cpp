@@ -220,7 +220,7 @@ llvm::Expected<GgufPlan> planGguf(const GgufModel &Model, const Compilation &C,
     size_t Begin = Starts[Part];
     size_t End = Part + 1 < Count ? Starts[Part + 1] : Tensors->size();
     std::vector<KeyValue> PartMetadata;
-    // The first part takes the metadata, which holds the whole tokenizer.
+    // The first part takes the metadata, moved because it contains the whole tokenizer.
     if (Part == 0)
       PartMetadata = std::move(*Metadata);
     else if (Alignment != DefaultAlignment)

@@ -1,6 +1,7 @@
 // Reading a Hugging Face checkpoint folder without touching tensor data.
 #include "backends/hf/HfModel.h"
 #include "compiler/Error.h"
+#include "compiler/Parallel.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
@@ -8,8 +9,6 @@
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
-#include <atomic>
-#include <thread>
 #include <map>
 #include <set>
 
@@ -106,23 +105,13 @@ llvm::Error checkShardName(const std::string &IndexPath, const std::string &Tens
 llvm::Error readShardHeaders(HfModel &Model, const std::vector<std::string> &Names) {
   std::vector<std::optional<safetensors::Header>> Headers(Names.size());
   std::vector<std::string> Errors(Names.size());
-  std::atomic<size_t> Next{0};
-  auto Work = [&]() {
-    for (size_t Index = Next++; Index < Names.size(); Index = Next++) {
-      auto Header = safetensors::readHeader(joinPath(Model.Dir, Names[Index]));
-      if (Header)
-        Headers[Index] = std::move(*Header);
-      else
-        Errors[Index] = llvm::toString(Header.takeError());
-    }
-  };
-  unsigned Threads = std::min<size_t>(Names.size(), std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> Pool;
-  for (unsigned Thread = 1; Thread < Threads; ++Thread)
-    Pool.emplace_back(Work);
-  Work();
-  for (std::thread &T : Pool)
-    T.join();
+  parallelFor(Names.size(), /*Threads=*/0, [&](size_t Index) {
+    auto Header = safetensors::readHeader(joinPath(Model.Dir, Names[Index]));
+    if (Header)
+      Headers[Index] = std::move(*Header);
+    else
+      Errors[Index] = llvm::toString(Header.takeError());
+  });
 
   // Report the first failing shard in name order, as a sequential read would.
   for (size_t Index = 0; Index < Names.size(); ++Index) {
