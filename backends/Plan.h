@@ -3,7 +3,8 @@
 // A backend turns a layer map into a WritePlan; the executor carries it out
 // byte for byte and knows nothing of safetensors, GGUF or recipes. Every
 // output file is its Prefix (header bytes, or the whole content of a small
-// file) followed by copied byte ranges, or a whole source file copied as is.
+// file) followed by byte ranges copied from sources, zeros or more bytes of
+// its own, or a whole source file copied as is.
 #ifndef RYSC_BACKENDS_PLAN_H
 #define RYSC_BACKENDS_PLAN_H
 
@@ -18,10 +19,17 @@ namespace rysc {
 /// for padding between tensors.
 constexpr uint32_t ZeroFill = UINT32_MAX;
 
+/// The CopyRange::Source value that writes bytes of PlannedFile::Inline,
+/// for header bytes that follow a range copied from a source (a GGUF header
+/// around a tokenizer array that is copied, not loaded).
+constexpr uint32_t InlineBytes = UINT32_MAX - 1;
+
 /// One byte range copied from a source file into an output file.
 struct CopyRange {
-  uint32_t Source = 0;       ///< Index into WritePlan::Sources, or ZeroFill.
-  uint64_t SourceOffset = 0; ///< Absolute offset in the source file.
+  /// Index into WritePlan::Sources, ZeroFill or InlineBytes.
+  uint32_t Source = 0;
+  /// Absolute offset in the source file, or in PlannedFile::Inline.
+  uint64_t SourceOffset = 0;
   uint64_t Length = 0;
   uint64_t OutputOffset = 0; ///< Absolute offset in the output file.
 };
@@ -35,6 +43,9 @@ struct PlannedFile {
   /// Bytes written at offset 0: a header, or the whole content of a small
   /// generated file such as config.json.
   std::string Prefix;
+
+  /// Bytes that InlineBytes ranges write.
+  std::string Inline;
 
   /// Ranges in ascending OutputOffset order. They start at Prefix.size() and
   /// follow each other with no gap.

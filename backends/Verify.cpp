@@ -156,6 +156,15 @@ VerifyResult checkConfig(const LoadedModel &Out, const Compilation &C) {
   return R;
 }
 
+/// True when \p A, read from \p PathA, and \p B, read from \p PathB, have
+/// the same encoding. External arrays are compared from the files.
+llvm::Expected<bool> sameGgufValue(llvm::StringRef PathA, const gguf::Value &A,
+                                   llvm::StringRef PathB, const gguf::Value &B) {
+  if (A.isExternal() && B.isExternal())
+    return gguf::sameExternalElements(PathA, A, PathB, B);
+  return A == B;
+}
+
 /// Every GGUF key keeps its exact type, and every key the recipe does not
 /// edit keeps its exact value; the output has no key the source lacks except
 /// added per-layer lists and the rys.* record. llama.cpp rejects a key of the
@@ -171,11 +180,14 @@ VerifyResult checkGgufKeys(const LoadedModel &Source, const LoadedModel &Out,
     if (Edit.Added)
       Added.insert(Edit.Path);
 
-  // Values of general.* and {arch}.* keys are compared by the config check.
+  // Values of general.* and {arch}.* keys are compared by the config check,
+  // except external arrays, which the config view leaves out.
   std::string ArchPrefix = Source.Gguf->Arch + ".";
-  auto InView = [&](llvm::StringRef Key) {
-    return Key.startswith("general.") || Key.startswith(ArchPrefix);
+  auto InView = [&](llvm::StringRef Key, const gguf::Value &V) {
+    return !V.isExternal() && (Key.startswith("general.") || Key.startswith(ArchPrefix));
   };
+  const std::string &SourcePath = Source.Gguf->first().Path;
+  const std::string &OutPath = Out.Gguf->first().Path;
   std::set<std::string> Seen;
   for (const gguf::KeyValue &KV : Source.Gguf->first().Metadata) {
     llvm::StringRef Key = KV.Key;
@@ -190,10 +202,19 @@ VerifyResult checkGgufKeys(const LoadedModel &Source, const LoadedModel &Out,
     const gguf::Value &Got = *Found->second;
     bool SameType = Got.type() == KV.Val.type() &&
                     (!Got.isArray() || Got.elementType() == KV.Val.elementType());
-    if (!SameType)
+    if (!SameType) {
       fail(R, "key '" + KV.Key + "' changed type from " + KV.Val.describe() + " to " +
                   Got.describe());
-    else if (!InView(Key) && Got != KV.Val)
+      continue;
+    }
+    if (InView(Key, KV.Val))
+      continue;
+    llvm::Expected<bool> Same = sameGgufValue(SourcePath, KV.Val, OutPath, Got);
+    if (!Same)
+      fail(R, "key '" + KV.Key + "' could not be compared: " + llvm::toString(Same.takeError()));
+    else if (!*Same && Got.describe() == KV.Val.describe())
+      fail(R, "key '" + KV.Key + "' (" + Got.describe() + ") has different elements");
+    else if (!*Same)
       fail(R, "key '" + KV.Key + "' changed from " + KV.Val.describe() + " to " + Got.describe());
   }
   for (const auto &[Key, Value] : OutKeys)

@@ -141,7 +141,7 @@ Error checkWholeSourceFile(const WritePlan &Plan, const PlannedFile &File) {
                                     Twine(*File.WholeSource) +
                                     " but has only " +
                                     Twine(Plan.Sources.size()) + " sources");
-  if (!File.Prefix.empty() || !File.Copies.empty())
+  if (!File.Prefix.empty() || !File.Inline.empty() || !File.Copies.empty())
     return fileError(File.Path, "plan copies a whole source file but also "
                                 "lists a prefix or copies");
   return Error::success();
@@ -153,11 +153,19 @@ Error checkCopyLayout(const WritePlan &Plan, const PlannedFile &File) {
   uint64_t End = File.Prefix.size();
   for (size_t I = 0; I < File.Copies.size(); ++I) {
     const CopyRange &Copy = File.Copies[I];
-    if (Copy.Source != ZeroFill && Copy.Source >= Plan.Sources.size())
+    bool Special = Copy.Source == ZeroFill || Copy.Source == InlineBytes;
+    if (!Special && Copy.Source >= Plan.Sources.size())
       return fileError(File.Path, "copy " + Twine(I) + " reads source " +
                                       Twine(Copy.Source) +
                                       " but the plan has " +
                                       Twine(Plan.Sources.size()) + " sources");
+    if (Copy.Source == InlineBytes &&
+        (Copy.SourceOffset > File.Inline.size() ||
+         Copy.Length > File.Inline.size() - Copy.SourceOffset))
+      return fileError(File.Path, "copy " + Twine(I) + " writes inline bytes " +
+                                      Twine(Copy.SourceOffset) + " to " +
+                                      Twine(Copy.SourceOffset + Copy.Length) +
+                                      " of " + Twine(File.Inline.size()));
     if (Copy.OutputOffset != End)
       return fileError(
           File.Path, "copy " + Twine(I) + " starts at output offset " +
@@ -581,6 +589,12 @@ Error PlanWriter::writeContent(Job &J, const PlannedFile &File, int Output,
   for (const CopyRange &Range : File.Copies) {
     if (Range.Source == ZeroFill) {
       if (Error E = writeZeros(Output, Range.OutputOffset, Range.Length, Display))
+        return E;
+      continue;
+    }
+    if (Range.Source == InlineBytes) {
+      if (Error E = writeAll(Output, File.Inline.data() + Range.SourceOffset,
+                             Range.Length, Range.OutputOffset, Display))
         return E;
       continue;
     }

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <system_error>
 #include <tuple>
 
@@ -217,6 +218,28 @@ private:
   int Descriptor;
 };
 
+/// Reads exactly \p Size bytes at \p At, retrying short reads. A file that
+/// ends first is reported with its size when opened, \p FileSize, because
+/// it shrank while being read.
+Error readExactlyAt(int Descriptor, StringRef Path, uint64_t FileSize,
+                    char *Destination, uint64_t Size, uint64_t At) {
+  uint64_t Done = 0;
+  while (Done < Size) {
+    ssize_t Count =
+        ::pread(Descriptor, Destination + Done, Size - Done, At + Done);
+    if (Count < 0 && errno == EINTR)
+      continue;
+    if (Count < 0)
+      return fileError(Path, "failed to read: " + errnoMessage(errno));
+    if (Count == 0)
+      return fileError(Path, "file ended at offset " + Twine(At + Done) +
+                                 " but was " + Twine(FileSize) +
+                                 " bytes when opened");
+    Done += static_cast<uint64_t>(Count);
+  }
+  return Error::success();
+}
+
 /// Reads a header front to back, either from an in-memory prefix of the
 /// file or from an open file in chunks of ReadChunkSize bytes. Each read is
 /// checked against the file size, then against the bytes available, and
@@ -271,6 +294,14 @@ public:
     return readLittleEndian(Buffer, Size);
   }
 
+  /// Moves past the next \p Size bytes without reading them.
+  Error skip(uint64_t Size, const Twine &What) {
+    if (Error E = require(Size, What))
+      return E;
+    Offset += Size;
+    return Error::success();
+  }
+
   Expected<std::string> readBytes(uint64_t Size, const Twine &What) {
     // Checked before allocating, so that a length read from the file cannot
     // allocate more than the bytes that exist.
@@ -313,23 +344,8 @@ private:
     return Error::success();
   }
 
-  /// Reads exactly \p Size bytes at \p At, retrying short reads.
   Error readExactly(char *Destination, uint64_t Size, uint64_t At) {
-    uint64_t Done = 0;
-    while (Done < Size) {
-      ssize_t Count =
-          ::pread(Descriptor, Destination + Done, Size - Done, At + Done);
-      if (Count < 0 && errno == EINTR)
-        continue;
-      if (Count < 0)
-        return fileError(Path, "failed to read: " + errnoMessage(errno));
-      if (Count == 0)
-        return fileError(Path, "file ended at offset " + Twine(At + Done) +
-                                   " but was " + Twine(FileSize) +
-                                   " bytes when opened");
-      Done += static_cast<uint64_t>(Count);
-    }
-    return Error::success();
+    return readExactlyAt(Descriptor, Path, FileSize, Destination, Size, At);
   }
 
   StringRef Path;
@@ -354,10 +370,13 @@ private:
 
   Error parsePreamble(uint64_t &TensorCount, uint64_t &KeyValueCount);
   Expected<uint64_t> parseCount(StringRef What, uint64_t Limit);
+  Expected<uint64_t> parseStringLength(const Twine &What);
   Expected<std::string> parseString(const Twine &What);
   Error parseMetadata(uint64_t Count);
   Expected<Value> parseValue(const std::string &QuotedKey, ValueType Type);
   Expected<Value> parseArray(const std::string &QuotedKey);
+  Expected<Value> parseStringArray(const std::string &QuotedKey,
+                                   uint64_t Count);
   Error checkAlignment();
   Error parseTensorInfos(uint64_t Count);
   Expected<TensorInfo> parseTensorInfo(uint64_t Index);
@@ -445,7 +464,8 @@ Expected<uint64_t> Parser::parseCount(StringRef What, uint64_t Limit) {
   return *Count;
 }
 
-Expected<std::string> Parser::parseString(const Twine &What) {
+/// Reads a string's length and checks it against the limit and the file.
+Expected<uint64_t> Parser::parseStringLength(const Twine &What) {
   Expected<uint64_t> Length = Input.readNumber(8, "the length of " + What);
   if (!Length)
     return Length.takeError();
@@ -456,6 +476,13 @@ Expected<std::string> Parser::parseString(const Twine &What) {
   if (*Length > Input.remaining())
     return error(What + " has length " + Twine(*Length) + ", but only " +
                  Twine(Input.remaining()) + " bytes remain in the file");
+  return *Length;
+}
+
+Expected<std::string> Parser::parseString(const Twine &What) {
+  Expected<uint64_t> Length = parseStringLength(What);
+  if (!Length)
+    return Length.takeError();
   return Input.readBytes(*Length, What);
 }
 
@@ -535,24 +562,8 @@ Expected<Value> Parser::parseArray(const std::string &QuotedKey) {
                  " elements, which exceeds the limit of " +
                  Twine(MaxArrayLength));
 
-  if (ElementType == ValueType::String) {
-    // Each string needs at least its 8-byte length, so a count that cannot
-    // fit is rejected before any element is read.
-    if (*Count > Input.remaining() / 8)
-      return error("key " + QuotedKey + " has an array of " + Twine(*Count) +
-                   " strings, which needs at least " + Twine(*Count * 8) +
-                   " bytes, but only " + Twine(Input.remaining()) +
-                   " bytes remain in the file");
-    std::vector<std::string> Elements;
-    for (uint64_t I = 0; I < *Count; ++I) {
-      Expected<std::string> Element =
-          parseString("element " + Twine(I) + " of key " + QuotedKey);
-      if (!Element)
-        return Element.takeError();
-      Elements.push_back(std::move(*Element));
-    }
-    return Value::stringArray(std::move(Elements));
-  }
+  if (ElementType == ValueType::String)
+    return parseStringArray(QuotedKey, *Count);
 
   // The count is at most 2^30 and an element at most 8 bytes, so the
   // product cannot overflow.
@@ -562,11 +573,61 @@ Expected<Value> Parser::parseArray(const std::string &QuotedKey) {
                  " " + valueTypeName(ElementType) + " elements (" +
                  Twine(Size) + " bytes), but only " +
                  Twine(Input.remaining()) + " bytes remain in the file");
+
+  uint64_t Start = Input.offset();
+  if (Size > MaxInlineArrayBytes) {
+    if (Error E = Input.skip(Size, "the elements of key " + QuotedKey))
+      return std::move(E);
+    return Value::externalArray(ElementType, *Count, Start, Size);
+  }
   Expected<std::string> Packed =
       Input.readBytes(Size, "the elements of key " + QuotedKey);
   if (!Packed)
     return Packed.takeError();
   return Value::packedArray(ElementType, std::move(*Packed));
+}
+
+/// Reads the elements of a STRING array. Once they pass MaxInlineArrayBytes
+/// the strings read so far are dropped and the rest are only validated, so
+/// that memory stays bounded whatever the vocabulary.
+Expected<Value> Parser::parseStringArray(const std::string &QuotedKey,
+                                         uint64_t Count) {
+  // Each string needs at least its 8-byte length, so a count that cannot
+  // fit is rejected before any element is read.
+  if (Count > Input.remaining() / 8)
+    return error("key " + QuotedKey + " has an array of " + Twine(Count) +
+                 " strings, which needs at least " + Twine(Count * 8) +
+                 " bytes, but only " + Twine(Input.remaining()) +
+                 " bytes remain in the file");
+
+  uint64_t Start = Input.offset();
+  std::vector<std::string> Elements;
+  bool Loaded = true;
+  for (uint64_t I = 0; I < Count; ++I) {
+    auto What = [&] { return "element " + Twine(I) + " of key " + QuotedKey; };
+    Expected<uint64_t> Length = parseStringLength(What());
+    if (!Length)
+      return Length.takeError();
+
+    if (Loaded && Input.offset() + *Length - Start > MaxInlineArrayBytes) {
+      Loaded = false;
+      std::vector<std::string>().swap(Elements);
+    }
+    if (!Loaded) {
+      if (Error E = Input.skip(*Length, What()))
+        return std::move(E);
+      continue;
+    }
+    Expected<std::string> Element = Input.readBytes(*Length, What());
+    if (!Element)
+      return Element.takeError();
+    Elements.push_back(std::move(*Element));
+  }
+
+  if (!Loaded)
+    return Value::externalArray(ValueType::String, Count, Start,
+                                Input.offset() - Start);
+  return Value::stringArray(std::move(Elements));
 }
 
 Error Parser::checkAlignment() {
@@ -921,6 +982,29 @@ Value Value::stringArray(std::vector<std::string> Elements) {
   return Result;
 }
 
+Value Value::externalArray(ValueType ElementType, uint64_t Count,
+                           uint64_t Offset, uint64_t Length) {
+  assert(ElementType != ValueType::Array && "arrays of arrays are invalid");
+  Value Result;
+  Result.Type = ValueType::Array;
+  Result.ElementType = ElementType;
+  Result.External = true;
+  Result.ExternalCount = Count;
+  Result.ExternalOffset = Offset;
+  Result.ExternalLength = Length;
+  return Result;
+}
+
+uint64_t Value::externalOffset() const {
+  assert(External && "not an external array");
+  return ExternalOffset;
+}
+
+uint64_t Value::externalLength() const {
+  assert(External && "not an external array");
+  return ExternalLength;
+}
+
 bool Value::isInteger() const {
   switch (Type) {
   case ValueType::UInt8:
@@ -991,12 +1075,15 @@ ValueType Value::elementType() const {
 
 uint64_t Value::arraySize() const {
   assert(isArray() && "not an ARRAY");
+  if (External)
+    return ExternalCount;
   if (ElementType == ValueType::String)
     return StringElements.size();
   return PackedElements.size() / scalarSize(ElementType);
 }
 
 Value Value::element(uint64_t Index) const {
+  assert(!External && "the elements of an external array are not loaded");
   assert(Index < arraySize() && "array index out of range");
   if (ElementType == ValueType::String)
     return string(StringElements[Index]);
@@ -1042,6 +1129,8 @@ void Value::encode(std::string &Out) const {
   }
   appendLittleEndian(Out, static_cast<uint32_t>(ElementType), 4);
   appendLittleEndian(Out, arraySize(), 8);
+  if (External)
+    return;
   if (ElementType != ValueType::String) {
     Out += PackedElements;
     return;
@@ -1051,6 +1140,10 @@ void Value::encode(std::string &Out) const {
 }
 
 bool Value::operator==(const Value &Other) const {
+  if (External || Other.External)
+    return std::tie(External, ElementType, ExternalCount, ExternalLength) ==
+           std::tie(Other.External, Other.ElementType, Other.ExternalCount,
+                    Other.ExternalLength);
   return std::tie(Type, ElementType, Bits, Text, PackedElements,
                   StringElements) ==
          std::tie(Other.Type, Other.ElementType, Other.Bits, Other.Text,
@@ -1159,8 +1252,15 @@ void appendTensorInfo(std::string &Out, const TensorInfo &Tensor,
 
 } // namespace
 
-std::string buildHeader(uint32_t Version, ArrayRef<KeyValue> Metadata,
-                        ArrayRef<TensorInfo> Tensors, uint32_t Alignment) {
+uint64_t HeaderLayout::size() const {
+  uint64_t Size = Bytes.size();
+  for (const Gap &G : Gaps)
+    Size += G.Length;
+  return Size;
+}
+
+HeaderLayout layoutHeader(uint32_t Version, ArrayRef<KeyValue> Metadata,
+                          ArrayRef<TensorInfo> Tensors, uint32_t Alignment) {
   assert((Version == 2 || Version == 3) && "only versions 2 and 3");
   assert(isPowerOf2_32(Alignment) && "alignment must be a power of two");
   assert(Alignment <= MaxAlignment && "alignment above the reader's limit");
@@ -1168,7 +1268,9 @@ std::string buildHeader(uint32_t Version, ArrayRef<KeyValue> Metadata,
          "general.alignment must be the UINT32 Alignment, or absent for 32");
   assert(namesAreDistinct(Metadata, Tensors) && "repeated key or name");
 
-  std::string Out(Magic);
+  HeaderLayout Layout;
+  std::string &Out = Layout.Bytes;
+  Out = Magic.str();
   appendLittleEndian(Out, Version, 4);
   appendLittleEndian(Out, Tensors.size(), 8);
   appendLittleEndian(Out, Metadata.size(), 8);
@@ -1177,6 +1279,9 @@ std::string buildHeader(uint32_t Version, ArrayRef<KeyValue> Metadata,
     assert(!Entry.Key.empty() && "empty key");
     appendString(Out, Entry.Key);
     Entry.Val.encode(Out);
+    if (Entry.Val.isExternal())
+      Layout.Gaps.push_back({Out.size(), Entry.Val.externalOffset(),
+                             Entry.Val.externalLength()});
   }
 
   uint64_t Offset = 0;
@@ -1185,8 +1290,69 @@ std::string buildHeader(uint32_t Version, ArrayRef<KeyValue> Metadata,
     Offset += paddedSize(Tensor.Size, Alignment);
   }
 
-  Out.resize(paddedSize(Out.size(), Alignment), '\0');
-  return Out;
+  uint64_t Size = Layout.size();
+  Out.resize(Out.size() + (paddedSize(Size, Alignment) - Size), '\0');
+  return Layout;
+}
+
+std::string buildHeader(uint32_t Version, ArrayRef<KeyValue> Metadata,
+                        ArrayRef<TensorInfo> Tensors, uint32_t Alignment) {
+  HeaderLayout Layout = layoutHeader(Version, Metadata, Tensors, Alignment);
+  assert(Layout.Gaps.empty() && "external arrays need layoutHeader");
+  return std::move(Layout.Bytes);
+}
+
+// --- Comparing external arrays ---------------------------------------------
+
+namespace {
+
+/// An open file and its size.
+struct OpenFile {
+  std::unique_ptr<FileDescriptor> Descriptor;
+  uint64_t Size = 0;
+};
+
+Expected<OpenFile> openForReading(StringRef Path) {
+  auto Descriptor = std::make_unique<FileDescriptor>(
+      ::open(Path.str().c_str(), O_RDONLY | O_CLOEXEC));
+  if (Descriptor->get() < 0)
+    return fileError(Path, "failed to open: " + errnoMessage(errno));
+  struct stat Status;
+  if (::fstat(Descriptor->get(), &Status) != 0)
+    return fileError(Path,
+                     "failed to read the file size: " + errnoMessage(errno));
+  return OpenFile{std::move(Descriptor), static_cast<uint64_t>(Status.st_size)};
+}
+
+} // namespace
+
+Expected<bool> sameExternalElements(StringRef PathA, const Value &A,
+                                    StringRef PathB, const Value &B) {
+  assert(A.isExternal() && B.isExternal() && "both arrays must be external");
+  if (A != B)
+    return false;
+
+  Expected<OpenFile> FileA = openForReading(PathA);
+  if (!FileA)
+    return FileA.takeError();
+  Expected<OpenFile> FileB = openForReading(PathB);
+  if (!FileB)
+    return FileB.takeError();
+
+  std::vector<char> BufferA(ReadChunkSize), BufferB(ReadChunkSize);
+  for (uint64_t Done = 0; Done < A.externalLength();) {
+    uint64_t Size = std::min(ReadChunkSize, A.externalLength() - Done);
+    if (Error E = readExactlyAt(FileA->Descriptor->get(), PathA, FileA->Size,
+                                BufferA.data(), Size, A.externalOffset() + Done))
+      return std::move(E);
+    if (Error E = readExactlyAt(FileB->Descriptor->get(), PathB, FileB->Size,
+                                BufferB.data(), Size, B.externalOffset() + Done))
+      return std::move(E);
+    if (std::memcmp(BufferA.data(), BufferB.data(), Size) != 0)
+      return false;
+    Done += Size;
+  }
+  return true;
 }
 
 // --- Split sets -------------------------------------------------------------

@@ -76,6 +76,13 @@ constexpr uint64_t MaxKeyValueCount = uint64_t(1) << 20;
 constexpr uint64_t MaxStringLength = uint64_t(1) << 30;
 constexpr uint64_t MaxArrayLength = uint64_t(1) << 30;
 
+/// Arrays whose elements take more bytes than this are not loaded: the
+/// parser validates them and records where they lie (Value::externalArray),
+/// and writers copy them from the source file. Tokenizer arrays are the
+/// large ones, and they would otherwise make memory grow with the
+/// vocabulary. Per-layer arrays are far smaller (512 blocks of 8 bytes).
+constexpr uint64_t MaxInlineArrayBytes = uint64_t(1) << 16;
+
 /// The maximum number of tensor dimensions (GGML_MAX_DIMS).
 constexpr uint32_t MaxDims = 4;
 
@@ -139,8 +146,23 @@ struct Value {
   /// Returns a STRING array.
   static Value stringArray(std::vector<std::string> Elements);
 
+  /// Returns an array of \p Count elements of \p ElementType whose encoded
+  /// elements, \p Length bytes, stay in the file they were read from at
+  /// absolute offset \p Offset. Such an array can be described, compared
+  /// with sameExternalElements and copied into a header (layoutHeader), but
+  /// its elements are not in memory.
+  static Value externalArray(ValueType ElementType, uint64_t Count,
+                             uint64_t Offset, uint64_t Length);
+
   ValueType type() const { return Type; }
   bool isArray() const { return Type == ValueType::Array; }
+
+  /// True for an array whose elements were left in the file.
+  bool isExternal() const { return External; }
+  /// The absolute file offset and byte length of an external array's
+  /// elements.
+  uint64_t externalOffset() const;
+  uint64_t externalLength() const;
 
   /// True for the scalar types UINT8 to INT32, UINT64 and INT64.
   bool isInteger() const;
@@ -167,16 +189,22 @@ struct Value {
   ValueType elementType() const;
   /// Returns the element count of an array.
   uint64_t arraySize() const;
-  /// Returns element \p Index of an array as a scalar.
+  /// Returns element \p Index of an array as a scalar. The array must not
+  /// be external.
   Value element(uint64_t Index) const;
 
   /// Describes the value for messages: "UINT32 7", "STRING 'llama'",
   /// "ARRAY of 32 INT32".
   std::string describe() const;
 
-  /// Appends the value's type id and encoding to \p Out, as in a file.
+  /// Appends the value's type id and encoding to \p Out, as in a file. For
+  /// an external array only the type ids and the count are appended, and
+  /// the caller copies the elements after them.
   void encode(std::string &Out) const;
 
+  /// Compares types and contents. Two external arrays are equal when their
+  /// element types, counts and byte lengths are: their elements are not
+  /// read, and sameExternalElements compares those.
   bool operator==(const Value &Other) const;
   bool operator!=(const Value &Other) const { return !(*this == Other); }
 
@@ -192,6 +220,11 @@ private:
   std::string PackedElements;
   /// The elements of a STRING array.
   std::vector<std::string> StringElements;
+  /// An external array's element count, and where its elements lie.
+  bool External = false;
+  uint64_t ExternalCount = 0;
+  uint64_t ExternalOffset = 0;
+  uint64_t ExternalLength = 0;
 };
 
 /// One metadata entry.
@@ -263,16 +296,51 @@ uint64_t paddedSize(uint64_t Size, uint32_t Alignment);
 /// Returns the data size in bytes of a tensor of known type and valid shape.
 uint64_t tensorDataSize(const TensorInfo &Tensor);
 
-/// Returns the header bytes: magic, version, counts, \p Metadata, tensor
-/// infos, then zero padding up to the data section. Offsets are recomputed
-/// as the running sum of paddedSize(Size, Alignment) in the given order, so
-/// the callers set only Name, Dims, Type and Size. n_dims is Dims.size().
-/// Keys and tensor names must be distinct and names at most 63 bytes, as in
+/// A header ready to write: its bytes, except the elements of external
+/// arrays, which are copied from the file the arrays were read from.
+struct HeaderLayout {
+  /// Where the elements of one external array go.
+  struct Gap {
+    /// The position in Bytes before which the elements belong.
+    uint64_t At = 0;
+    uint64_t SourceOffset = 0;
+    uint64_t Length = 0;
+  };
+
+  /// Every header byte outside the gaps, in order, with the final padding.
+  std::string Bytes;
+  /// The gaps in ascending At order.
+  std::vector<Gap> Gaps;
+
+  /// The header size in the file: Bytes plus the gaps.
+  uint64_t size() const;
+};
+
+/// Lays out a header: magic, version, counts, \p Metadata, tensor infos,
+/// then zero padding up to the data section. Offsets are recomputed as the
+/// running sum of paddedSize(Size, Alignment) in the given order, so the
+/// callers set only Name, Dims, Type and Size. n_dims is Dims.size(). Keys
+/// and tensor names must be distinct and names at most 63 bytes, as in
 /// anything parse accepts. "general.alignment", if present, must be the
 /// UINT32 \p Alignment, and must be present if \p Alignment is not 32.
+/// External arrays in \p Metadata become gaps.
+HeaderLayout layoutHeader(uint32_t Version, llvm::ArrayRef<KeyValue> Metadata,
+                          llvm::ArrayRef<TensorInfo> Tensors,
+                          uint32_t Alignment);
+
+/// Returns the header bytes as layoutHeader does, for metadata without
+/// external arrays.
 std::string buildHeader(uint32_t Version, llvm::ArrayRef<KeyValue> Metadata,
                         llvm::ArrayRef<TensorInfo> Tensors,
                         uint32_t Alignment);
+
+/// Compares the elements of external arrays \p A, read from \p PathA, and
+/// \p B, read from \p PathB, in bounded chunks. Returns false when their
+/// types, counts or lengths differ.
+llvm::Expected<bool> sameExternalElements(llvm::StringRef PathA,
+                                          const Value &A,
+                                          llvm::StringRef PathB,
+                                          const Value &B);
 
 /// Returns {index, count} for a split-file name "NAME-00001-of-00003.gguf"
 /// (5-digit numbers, 1 <= index <= count, NAME not empty), or std::nullopt

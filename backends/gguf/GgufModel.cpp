@@ -100,6 +100,10 @@ ModelFacts GgufModel::facts() const {
     // Tokenizer arrays are large and never per-layer.
     if (!Key.startswith("general.") && (Arch.empty() || !Key.startswith(ArchPrefix)))
       continue;
+    // An external array has over 64 KiB of elements, more than any
+    // per-layer list, and its elements are not in memory.
+    if (KV.Val.isExternal())
+      continue;
     insertDotted(Facts.Config, Key, toJson(KV.Val));
   }
   for (const SourceTensor &T : Tensors)

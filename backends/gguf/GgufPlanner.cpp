@@ -161,6 +161,32 @@ std::string partName(llvm::StringRef OutName, unsigned Index, unsigned Count) {
   return splitName(Stem, Index + 1, Count);
 }
 
+/// Writes \p Layout as the start of \p File: the bytes before the first gap
+/// as its prefix, then each gap copied from \p Source (the file the
+/// metadata was read from) followed by the next bytes, written inline.
+void placeHeader(PlannedFile &File, HeaderLayout Layout, uint32_t Source) {
+  if (Layout.Gaps.empty()) {
+    File.Prefix = std::move(Layout.Bytes);
+    return;
+  }
+
+  llvm::StringRef Bytes = Layout.Bytes;
+  File.Prefix = Bytes.take_front(Layout.Gaps.front().At).str();
+  File.Inline = Bytes.drop_front(Layout.Gaps.front().At).str();
+  uint64_t InlineStart = Layout.Gaps.front().At;
+  uint64_t Offset = File.Prefix.size();
+  for (size_t Index = 0; Index < Layout.Gaps.size(); ++Index) {
+    const HeaderLayout::Gap &Gap = Layout.Gaps[Index];
+    File.Copies.push_back({Source, Gap.SourceOffset, Gap.Length, Offset});
+    Offset += Gap.Length;
+
+    uint64_t End = Index + 1 < Layout.Gaps.size() ? Layout.Gaps[Index + 1].At : Bytes.size();
+    if (End > Gap.At)
+      File.Copies.push_back({InlineBytes, Gap.At - InlineStart, End - Gap.At, Offset});
+    Offset += End - Gap.At;
+  }
+}
+
 void planPart(GgufPlan &Plan, const GgufModel &Model, std::vector<KeyValue> Metadata,
               llvm::ArrayRef<OutTensor> Tensors, std::string Name) {
   const File &First = Model.first();
@@ -170,8 +196,10 @@ void planPart(GgufPlan &Plan, const GgufModel &Model, std::vector<KeyValue> Meta
 
   PlannedFile File;
   File.Path = Name;
-  File.Prefix = buildHeader(First.Version, Metadata, Infos, First.Alignment);
-  uint64_t Offset = File.Prefix.size();
+  HeaderLayout Layout = layoutHeader(First.Version, Metadata, Infos, First.Alignment);
+  uint64_t Offset = Layout.size();
+  // The metadata is the first part's, which is source 0.
+  placeHeader(File, std::move(Layout), 0);
   for (const OutTensor &T : Tensors) {
     uint64_t Padded = paddedSize(T.Info.Size, First.Alignment);
     if (T.Info.Size > 0) {

@@ -570,6 +570,59 @@ class LlamaApplyTest(GgufTestCase):
         self.assertEqual(result.returncode, 1, result.stderr)
 
 
+class LargeVocabularyApplyTest(GgufTestCase):
+    """A 20,000-token tokenizer: its arrays pass the 64 KiB that rysc loads, so they are copied from the file."""
+
+    fixture_names = ("large_vocab",)
+    TOKENIZER_ARRAYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type")
+
+    def setUp(self):
+        self.source = read_gguf(self.sources["large_vocab"])
+
+    def test_tokenizer_arrays_copied(self):
+        out, _ = self.apply(LLAMA_RECIPE, "large_vocab")
+        output = read_gguf(out)
+        for key in self.TOKENIZER_ARRAYS:
+            self.assertEqual(len(self.source.metadata[key][1][1]), generate_gguf.LARGE_VOCAB, key)
+        self.assert_metadata(output.metadata, self.source.metadata, LLAMA_MAP, {"llama.block_count": ("UINT32", 20)})
+        self.assert_tensors(
+            output.tensors, self.source.tensors, expected_sources(self.source.tensors, LLAMA_TRUNK, LLAMA_MAP)
+        )
+
+    def test_split_output_keeps_tokenizer_in_first_part(self):
+        out, _ = self.apply(
+            LLAMA_RECIPE, "large_vocab", "--split-max-size", "1MB",
+            out_name="rys.gguf", expected_files=["rys-00001-of-00003.gguf", "rys-00002-of-00003.gguf", "rys-00003-of-00003.gguf"],
+        )
+        output = read_gguf_split(out.parent / "rys-00001-of-00003.gguf")
+        for key in self.TOKENIZER_ARRAYS:
+            self.assertEqual(output.parts[0].metadata[key], self.source.metadata[key], key)
+            self.assertNotIn(key, output.parts[1].metadata)
+        self.assert_tensors(
+            output.tensors, self.source.tensors, expected_sources(self.source.tensors, LLAMA_TRUNK, LLAMA_MAP)
+        )
+
+    def test_verify_compares_tokenizer_bytes(self):
+        out, _ = self.apply(LLAMA_RECIPE, "large_vocab")
+        recipe = self.write_recipe(LLAMA_RECIPE)
+        result = self.run_checked("verify", recipe, self.sources["large_vocab"], out)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+        # Token 12345 "▁w12345" becomes "▁x12345": same length, so only the bytes differ.
+        data = bytearray(out.read_bytes())
+        at = data.find("▁w12345".encode())
+        self.assertGreater(at, 0)
+        self.assertEqual(data.find("▁w12345".encode(), at + 1), -1)
+        data[at + len("▁".encode())] = ord("x")
+        out.write_bytes(bytes(data))
+        result = self.run_checked("verify", recipe, self.sources["large_vocab"], out)
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertIn(
+            "key 'tokenizer.ggml.tokens' (ARRAY of 20000 STRING) has different elements", result.stdout
+        )
+        self.assertNotIn("tokenizer.ggml.scores", result.stdout)
+
+
 class Glm4moeApplyTest(GgufTestCase):
     """GLM-4.5-Air layout: leading_dense_block_count dense blocks, then MoE blocks, then 1 MTP block."""
 

@@ -1031,11 +1031,96 @@ TEST(GgufReadFileTest, MatchesParse) {
   ASSERT_EQ(FromFile->Metadata.size(), 3u);
   for (size_t I = 0; I < 3; ++I)
     EXPECT_EQ(FromFile->Metadata[I].Val, FromMemory->Metadata[I].Val);
-  EXPECT_EQ(FromFile->find("tokenizer.ggml.tokens")->arraySize(), 200000u);
-  EXPECT_EQ(FromFile->find("tokenizer.ggml.tokens")->element(199999),
-            Value::string("token199999"));
   ASSERT_EQ(FromFile->Tensors.size(), 2u);
   EXPECT_EQ(FromFile->Tensors[1].Offset, FromMemory->Tensors[1].Offset);
+
+  // The tokens take more than MaxInlineArrayBytes, so they stay in the file:
+  // their elements start after the magic, version, counts (24 bytes), the
+  // key (8 + 21), the type ids (4 + 4) and the count (8).
+  const Value &FileTokens = *FromFile->find("tokenizer.ggml.tokens");
+  uint64_t Length = 0;
+  for (const std::string &Token : Tokens)
+    Length += 8 + Token.size();
+  ASSERT_TRUE(FileTokens.isExternal());
+  EXPECT_EQ(FileTokens.arraySize(), 200000u);
+  EXPECT_EQ(FileTokens.externalOffset(), 69u);
+  EXPECT_EQ(FileTokens.externalLength(), Length);
+  EXPECT_EQ(FileTokens.describe(), "ARRAY of 200000 STRING");
+  EXPECT_EQ(Bytes.substr(69, 15), std::string("\x06\0\0\0\0\0\0\0token0", 14) + '\x06');
+}
+
+/// Returns a header whose only key is "big", an array of \p Count elements.
+std::string arrayFile(ValueType ElementType, uint64_t Count) {
+  std::vector<Value> Elements;
+  for (uint64_t I = 0; I < Count; ++I)
+    Elements.push_back(ElementType == ValueType::String ? Value::string("1234567")
+                                                        : Value::int32(static_cast<int32_t>(I)));
+  return buildFile({{"big", Value::array(ElementType, Elements)}}, {}, 32);
+}
+
+TEST(GgufExternalArrayTest, LoadedUpToTheLimit) {
+  // 16384 INT32 elements take exactly MaxInlineArrayBytes, and 4096 strings
+  // of 7 bytes with their 8-byte lengths take 61440 bytes.
+  for (auto [Type, Count] : {std::pair{ValueType::Int32, uint64_t(16384)},
+                             std::pair{ValueType::String, uint64_t(4096)}}) {
+    std::string Bytes = arrayFile(Type, Count);
+    llvm::Expected<File> Parsed = parse("m.gguf", Bytes, Bytes.size());
+    ASSERT_TRUE(bool(Parsed)) << llvm::toString(Parsed.takeError());
+    const Value &Big = *Parsed->find("big");
+    EXPECT_FALSE(Big.isExternal());
+    EXPECT_EQ(Big.arraySize(), Count);
+    EXPECT_EQ(buildHeader(3, Parsed->Metadata, {}, 32), Bytes);
+  }
+}
+
+TEST(GgufExternalArrayTest, LeftInTheFileAboveTheLimit) {
+  for (auto [Type, Count] : {std::pair{ValueType::Int32, uint64_t(16385)},
+                             std::pair{ValueType::String, uint64_t(4370)}}) {
+    std::string Bytes = arrayFile(Type, Count);
+    llvm::Expected<File> Parsed = parse("m.gguf", Bytes, Bytes.size());
+    ASSERT_TRUE(bool(Parsed)) << llvm::toString(Parsed.takeError());
+    const Value &Big = *Parsed->find("big");
+    ASSERT_TRUE(Big.isExternal());
+    EXPECT_EQ(Big.arraySize(), Count);
+    // 24 bytes of preamble, the key "big" (8 + 3), two type ids, the count.
+    EXPECT_EQ(Big.externalOffset(), 51u);
+    EXPECT_EQ(Big.externalLength(), Type == ValueType::Int32 ? Count * 4 : Count * 15);
+
+    // The layout leaves a gap for the elements; the header bytes around it
+    // are the file's bytes around them.
+    HeaderLayout Layout = layoutHeader(3, Parsed->Metadata, {}, 32);
+    ASSERT_EQ(Layout.Gaps.size(), 1u);
+    EXPECT_EQ(Layout.Gaps[0].At, 51u);
+    EXPECT_EQ(Layout.Gaps[0].SourceOffset, 51u);
+    EXPECT_EQ(Layout.Gaps[0].Length, Big.externalLength());
+    EXPECT_EQ(Layout.size(), Bytes.size());
+    std::string Joined = Layout.Bytes.substr(0, 51) +
+                         Bytes.substr(51, Big.externalLength()) +
+                         Layout.Bytes.substr(51);
+    EXPECT_EQ(Joined, Bytes);
+  }
+}
+
+TEST(GgufExternalArrayTest, ElementsComparedFromTheFiles) {
+  std::string Bytes = arrayFile(ValueType::String, 5000);
+  std::string Changed = Bytes;
+  Changed[51 + 5000 * 15 - 1] = '8'; // the last byte of the last string
+  TempFolder Folder;
+  std::string PathA = Folder.write("a.gguf", Bytes);
+  std::string PathB = Folder.write("b.gguf", Changed);
+  llvm::Expected<File> A = readFile(PathA);
+  llvm::Expected<File> B = readFile(PathB);
+  ASSERT_TRUE(A && B);
+  const Value &BigA = *A->find("big");
+  const Value &BigB = *B->find("big");
+
+  EXPECT_EQ(BigA, BigB); // same types, counts and lengths
+  llvm::Expected<bool> Same = sameExternalElements(PathA, BigA, PathA, BigA);
+  ASSERT_TRUE(bool(Same)) << llvm::toString(Same.takeError());
+  EXPECT_TRUE(*Same);
+  Same = sameExternalElements(PathA, BigA, PathB, BigB);
+  ASSERT_TRUE(bool(Same)) << llvm::toString(Same.takeError());
+  EXPECT_FALSE(*Same);
 }
 
 TEST(GgufReadFileTest, LargeSparseFile) {
