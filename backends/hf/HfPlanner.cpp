@@ -3,6 +3,7 @@
 #include "backends/hf/ConfigRewrite.h"
 #include "compiler/Error.h"
 #include "compiler/LayerNames.h"
+#include "compiler/Parallel.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -107,10 +108,10 @@ std::vector<OutputShard> assignShards(std::vector<PlannedTensor> Tensors, uint64
   return Shards;
 }
 
-/// Writes one output shard into the plan: header, then the tensor ranges,
-/// merging ranges that are adjacent in both files into one copy.
-void planShard(HfPlan &Plan, OutputShard &Shard, const Json &Metadata,
-               const std::vector<uint32_t> &SourceIds, const HfModel &Model) {
+/// Plans one output shard: header, then the tensor ranges, merging ranges
+/// that are adjacent in both files into one copy.
+PlannedFile planShard(OutputShard &Shard, const Json &Metadata,
+                      const std::vector<uint32_t> &SourceIds, const HfModel &Model) {
   std::vector<safetensors::OutputTensor> Headers;
   for (const PlannedTensor &T : Shard.Tensors)
     Headers.push_back({T.Name, T.Entry->DType, T.Entry->Shape, T.size()});
@@ -136,12 +137,25 @@ void planShard(HfPlan &Plan, OutputShard &Shard, const Json &Metadata,
   }
   File.Size = Offset;
   Shard.FileSize = Offset;
-  Plan.Write.Files.push_back(std::move(File));
+  return File;
 }
 
-/// Builds the index with sorted maps: it has one key per tensor, and keys
-/// sorted by name are what transformers writes.
-nlohmann::json buildIndex(const HfModel &Model, const HfPlan &Plan) {
+/// Plans every output shard, in parallel because building 100,000 header
+/// entries is the largest part of planning a large MoE checkpoint.
+void planShards(HfPlan &Plan, const Json &Metadata, const std::vector<uint32_t> &SourceIds,
+                const HfModel &Model) {
+  std::vector<PlannedFile> Files(Plan.Shards.size());
+  parallelFor(Files.size(), /*Threads=*/0, [&](size_t Index) {
+    Files[Index] = planShard(Plan.Shards[Index], Metadata, SourceIds, Model);
+  });
+  for (PlannedFile &File : Files)
+    Plan.Write.Files.push_back(std::move(File));
+}
+
+/// Returns the index text as json::dump(2) formats it, with the weight map
+/// sorted by tensor name as transformers writes it. The weight map is
+/// written as text because a JSON object of 100,000 keys is slow to build.
+std::string buildIndex(const HfModel &Model, const HfPlan &Plan) {
   nlohmann::json Metadata = nlohmann::json::object();
   if (Model.Index && Model.Index->contains("metadata") && (*Model.Index)["metadata"].is_object())
     Metadata = (*Model.Index)["metadata"];
@@ -150,14 +164,30 @@ nlohmann::json buildIndex(const HfModel &Model, const HfPlan &Plan) {
   if (HadParameters)
     Metadata["total_parameters"] = Plan.TotalParameters;
 
-  nlohmann::json WeightMap = nlohmann::json::object();
+  std::vector<std::pair<llvm::StringRef, llvm::StringRef>> Entries;
   for (const OutputShard &Shard : Plan.Shards)
     for (const PlannedTensor &T : Shard.Tensors)
-      WeightMap[T.Name] = Shard.Name;
+      Entries.push_back({T.Name, Shard.Name});
+  llvm::sort(Entries);
+
   nlohmann::json Index;
   Index["metadata"] = std::move(Metadata);
-  Index["weight_map"] = std::move(WeightMap);
-  return Index;
+  Index["weight_map"] = nlohmann::json::object();
+  std::string Text = Index.dump(2);
+  if (Entries.empty())
+    return Text + "\n";
+
+  // The dump ends with the empty weight map: "{}\n}".
+  Text.resize(Text.size() - std::string_view("{}\n}").size());
+  Text += "{";
+  for (size_t I = 0; I < Entries.size(); ++I) {
+    Text += I == 0 ? "\n    " : ",\n    ";
+    safetensors::appendJsonString(Text, Entries[I].first);
+    Text += ": ";
+    safetensors::appendJsonString(Text, Entries[I].second);
+  }
+  Text += "\n  }\n}\n";
+  return Text;
 }
 
 void addGeneratedFile(HfPlan &Plan, std::string Path, std::string Content) {
@@ -222,11 +252,10 @@ llvm::Expected<HfPlan> planHf(const HfModel &Model, const Compilation &C,
   if (llvm::any_of(Model.Shards, [&](const Shard &S) { return S.Header.Metadata != Metadata; }))
     Plan.Warnings.push_back("source shards carry different __metadata__; every output shard "
                             "takes the first shard's");
-  for (OutputShard &Shard : Plan.Shards)
-    planShard(Plan, Shard, Metadata, SourceIds, Model);
+  planShards(Plan, Metadata, SourceIds, Model);
 
   if (Plan.WritesIndex)
-    addGeneratedFile(Plan, "model.safetensors.index.json", buildIndex(Model, Plan).dump(2) + "\n");
+    addGeneratedFile(Plan, "model.safetensors.index.json", buildIndex(Model, Plan));
   Plan.ConfigRewritten = !C.Edits.empty();
   if (Plan.ConfigRewritten) {
     auto Text = rewriteConfigText(Model.ConfigText, C.Edits);

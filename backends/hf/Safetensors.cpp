@@ -534,29 +534,51 @@ Expected<Header> readHeader(StringRef Path) {
   return parseHeader(Path, HeaderJson, FileSize);
 }
 
+void appendJsonString(std::string &Out, StringRef Text) {
+  // Names are printable ASCII almost always. Anything else goes through
+  // nlohmann, whose escapes (and UTF-8 checks) the output then keeps.
+  bool Plain = llvm::all_of(Text, [](char C) {
+    return C >= 0x20 && C < 0x7f && C != '"' && C != '\\';
+  });
+  if (!Plain) {
+    Out += nlohmann::json(Text.str()).dump();
+    return;
+  }
+  Out += '"';
+  Out.append(Text.data(), Text.size());
+  Out += '"';
+}
+
 std::string buildHeader(const nlohmann::ordered_json &Metadata,
                         ArrayRef<OutputTensor> Tensors) {
-  // The object is written member by member because inserting into an
-  // ordered_json searches its keys, which is quadratic in the tensor count.
+  // The JSON is written as text, in the compact form nlohmann's dump()
+  // produces, because building and dumping a JSON value per tensor was a
+  // sixth of plan's instructions on 100,000 tensors (callgrind).
   std::string Json = "{";
-  auto AppendMember = [&Json](StringRef Key,
-                              const nlohmann::ordered_json &Value) {
-    if (Json.size() > 1)
-      Json += ',';
-    Json += nlohmann::ordered_json(Key.str()).dump();
+  if (!Metadata.is_null()) {
+    appendJsonString(Json, MetadataKey);
     Json += ':';
-    Json += Value.dump();
-  };
+    Json += Metadata.dump();
+  }
 
-  if (!Metadata.is_null())
-    AppendMember(MetadataKey, Metadata);
   uint64_t Offset = 0;
   for (const OutputTensor &Tensor : Tensors) {
-    nlohmann::ordered_json Entry = nlohmann::ordered_json::object();
-    Entry["dtype"] = Tensor.DType;
-    Entry["shape"] = Tensor.Shape;
-    Entry["data_offsets"] = {Offset, Offset + Tensor.Size};
-    AppendMember(Tensor.Name, Entry);
+    if (Json.size() > 1)
+      Json += ',';
+    appendJsonString(Json, Tensor.Name);
+    Json += ":{\"dtype\":";
+    appendJsonString(Json, Tensor.DType);
+    Json += ",\"shape\":[";
+    for (size_t I = 0; I < Tensor.Shape.size(); ++I) {
+      if (I > 0)
+        Json += ',';
+      Json += std::to_string(Tensor.Shape[I]);
+    }
+    Json += "],\"data_offsets\":[";
+    Json += std::to_string(Offset);
+    Json += ',';
+    Json += std::to_string(Offset + Tensor.Size);
+    Json += "]}";
     Offset += Tensor.Size;
   }
   Json += '}';

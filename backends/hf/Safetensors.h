@@ -74,6 +74,10 @@ llvm::Expected<Header> parseHeader(llvm::StringRef Path,
                                    llvm::StringRef HeaderJson,
                                    uint64_t FileSize);
 
+/// Appends \p Text to \p Out as a JSON string, escaped exactly as
+/// nlohmann::json::dump() escapes it. \p Text must be valid UTF-8.
+void appendJsonString(std::string &Out, llvm::StringRef Text);
+
 /// One tensor of a header to be written.
 struct OutputTensor {
   std::string Name;

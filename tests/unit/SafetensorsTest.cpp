@@ -501,6 +501,25 @@ TEST(SafetensorsBuildTest, MetadataOrderAndEscapes) {
                 "\"data_offsets\":[0,0]}} ");
 }
 
+TEST(SafetensorsBuildTest, JsonStringEscapes) {
+  // Each case: the text, then its JSON form as written by hand from RFC 8259
+  // with UTF-8 kept and DEL (0x7f) unescaped.
+  const std::pair<std::string, std::string> Cases[] = {
+      {"model.layers.0.mlp.up_proj.weight", "\"model.layers.0.mlp.up_proj.weight\""},
+      {"", "\"\""},
+      {"a\"b\\c", "\"a\\\"b\\\\c\""},
+      {"tab\tnl\ncr\rbs\bff\f", "\"tab\\tnl\\ncr\\rbs\\bff\\f\""},
+      {std::string("\x01\x1f\x7f", 3), "\"\\u0001\\u001f\x7f\""},
+      {"caf\xc3\xa9 \xe2\x96\x81w", "\"caf\xc3\xa9 \xe2\x96\x81w\""},
+  };
+  for (const auto &[Text, Expected] : Cases) {
+    SCOPED_TRACE(Text);
+    std::string Out = "x";
+    appendJsonString(Out, Text);
+    EXPECT_EQ(Out, "x" + Expected);
+  }
+}
+
 TEST(SafetensorsBuildTest, DataSectionIsAligned) {
   for (size_t Length = 1; Length <= 16; ++Length) {
     SCOPED_TRACE(Length);
