@@ -2,10 +2,10 @@
 #include "backends/Verify.h"
 #include "compiler/LayerNames.h"
 #include "compiler/Parallel.h"
+#include "compiler/Sha256.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/SHA256.h"
 
 #include <fcntl.h>
 #include <map>
@@ -26,7 +26,7 @@ std::string hashRange(const TensorLocation &T, std::vector<char> &Buffer) {
     return "error: cannot open '" + T.File + "'";
   ::posix_fadvise(Fd, static_cast<off_t>(T.Offset), static_cast<off_t>(T.Size),
                   POSIX_FADV_SEQUENTIAL);
-  llvm::SHA256 Hash;
+  Sha256 Hash;
   uint64_t Done = 0;
   while (Done < T.Size) {
     size_t Want = static_cast<size_t>(std::min<uint64_t>(HashChunk, T.Size - Done));
@@ -35,13 +35,11 @@ std::string hashRange(const TensorLocation &T, std::vector<char> &Buffer) {
       ::close(Fd);
       return "error: '" + T.File + "' ends before offset " + std::to_string(T.Offset + Done);
     }
-    Hash.update(llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(Buffer.data()),
-                                        static_cast<size_t>(Got)));
+    Hash.update(Buffer.data(), static_cast<size_t>(Got));
     Done += static_cast<uint64_t>(Got);
   }
   ::close(Fd);
-  auto Digest = Hash.final();
-  return llvm::toHex(Digest, /*LowerCase=*/true);
+  return Sha256::toHex(Hash.final());
 }
 
 /// Returns the output name of every source tensor under the map, as the recipe

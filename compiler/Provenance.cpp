@@ -1,15 +1,10 @@
 // Provenance records and the JSON forms of the map, seams and edits.
 #include "compiler/Provenance.h"
-
-#include "llvm/ADT/StringExtras.h"
-#include "llvm/Support/SHA256.h"
+#include "compiler/Sha256.h"
 
 namespace rysc {
 
-std::string sha256Hex(llvm::StringRef Data) {
-  auto Digest = llvm::SHA256::hash(llvm::arrayRefFromStringRef(Data));
-  return llvm::toHex(Digest, /*LowerCase=*/true);
-}
+std::string sha256Hex(llvm::StringRef Data) { return Sha256::hex(Data); }
 
 Json mapToJson(const LayerMap &Map) {
   Json Result = Json::array();
