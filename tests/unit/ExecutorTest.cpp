@@ -218,6 +218,52 @@ INSTANTIATE_TEST_SUITE_P(CopyPathsAndJobs, ExecutorCopyTest,
                          ::testing::Combine(::testing::Bool(),
                                             ::testing::Values(0u, 1u, 4u)));
 
+class ExecutorInlineTest
+    : public ExecutorTest,
+      public ::testing::WithParamInterface<std::tuple<unsigned, bool>> {};
+
+TEST_P(ExecutorInlineTest, InlineBytesBetweenCopies) {
+  ExecuteOptions Options;
+  Options.Jobs = std::get<0>(GetParam());
+  Options.DisableCopyFileRange = std::get<1>(GetParam());
+  Options.ChunkSize = 4096;
+
+  // A GGUF-like header: a prefix, an array copied from a source, more
+  // header bytes written inline, padding, then tensor data.
+  WritePlan Plan = makePlan();
+  PlannedFile Header = prefixOnly("header.gguf", "GGUF");
+  Header.Inline = "xxKEYSyy";
+  Header.Copies = {{0, 1000, 5000, 4},
+                   {InlineBytes, 2, 4, 5004},
+                   {ZeroFill, 0, 12, 5008},
+                   {1, 0, SizeB, 5020}};
+  Header.Size = 5020 + SizeB;
+  Plan.Files.push_back(Header);
+
+  ASSERT_EQ(run(Plan, Out, Options), "");
+  EXPECT_EQ(readFile(Out + "/header.gguf"),
+            "GGUF" + A.substr(1000, 5000) + "KEYS" + std::string(12, '\0') + B);
+  std::filesystem::remove(Out + "/header.gguf");
+  expectPlanOutput(Out);
+}
+
+INSTANTIATE_TEST_SUITE_P(JobsAndCopyPaths, ExecutorInlineTest,
+                         ::testing::Combine(::testing::Values(1u, 3u), ::testing::Bool()));
+
+TEST_F(ExecutorTest, InlineBytesOutsideTheBufferRejected) {
+  WritePlan Plan;
+  Plan.Sources = {PathA};
+  PlannedFile File = prefixOnly("header.gguf", "GGUF");
+  File.Inline = "KEYS";
+  File.Copies = {{InlineBytes, 2, 4, 4}};
+  File.Size = 8;
+  Plan.Files.push_back(File);
+
+  EXPECT_EQ(run(Plan, Out, ExecuteOptions()),
+            "'header.gguf': copy 0 writes inline bytes 2 to 6 of 4");
+  expectOnlySources();
+}
+
 TEST_F(ExecutorTest, CopyPathsGiveIdenticalBytes) {
   ExecuteOptions Kernel;
   Kernel.ChunkSize = 1000;
