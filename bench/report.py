@@ -73,6 +73,24 @@ def plan_lines(plan: dict) -> list:
     return lines
 
 
+def verify_table(rows: list) -> str:
+    """Return a Markdown table of rysc verify against the streaming hashes."""
+    lines = [
+        "| size | form | command | median s | hashed | MiB/s | × hashlib | × sha256sum | peak RSS |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    order = {"rysc verify": 0, "hashlib": 1, "sha256sum": 2}
+    for row in sorted(rows, key=lambda r: (size_key(r["size"]), r["form"], order.get(r["tool"], 3))):
+        ratios = [f"{row[key]:.2f}" if key in row else "–" for key in ("ratio_to_hashlib", "ratio_to_sha256sum")]
+        lines.append(
+            f"| {row['size']} | {row['form'].upper() if row['form'] == 'gguf' else 'HF'} | {row['tool']} | "
+            f"{row['median_seconds']:.2f} | {row['bytes'] / (1 << 30):.2f} GiB | "
+            f"{row['throughput_bytes_per_second'] / (1 << 20):.0f} | {ratios[0]} | {ratios[1]} | "
+            f"{row['max_rss_kib'] / 1024:.1f} MiB |"
+        )
+    return "\n".join(lines)
+
+
 def main(paths: list) -> int:
     for path in paths:
         results = json.loads(Path(path).read_text())
@@ -84,6 +102,8 @@ def main(paths: list) -> int:
         if results["summary"]:
             add_spread(results)
             print(apply_table(results["summary"]) + "\n")
+        if results.get("verify_summary"):
+            print(verify_table(results["verify_summary"]) + "\n")
         if results.get("vocab"):
             vocab = results["vocab"]
             print(f"Vocabulary of {vocab['vocab']} tokens: peak RSS of rysc apply {vocab['hf_max_rss_kib'] / 1024:.1f} MiB (HF), "

@@ -273,7 +273,8 @@ def compare_kept_outputs(context: Context) -> None:
         )
 
 
-def bench_apply(context: Context, size: int, repeats: int, text_shard_size: int, strict: bool, skip_naive: bool) -> tuple:
+def bench_apply(context: Context, size: int, repeats: int, text_shard_size: int, strict: bool, skip_naive: bool,
+                verify_repeats: int, with_sha256sum: bool) -> tuple:
     label = format_size(size).replace(" ", "")
     sources = generate_sources(context, size, label, text_shard_size)
     if strict:
@@ -308,8 +309,77 @@ def bench_apply(context: Context, size: int, repeats: int, text_shard_size: int,
             )
     if strict:
         compare_kept_outputs(context)
+    verify_runs = [] if verify_repeats == 0 else bench_verify(context, sources, verify_repeats, with_sha256sum)
     shutil.rmtree(sources.hf.parent)
-    return runs, sources.info
+    return runs, verify_runs, sources.info
+
+
+def tensor_files(form: str, path: Path) -> list:
+    """Return the files that hold tensors: the shards of a folder, or the GGUF file itself."""
+    return sorted(path.glob("*.safetensors")) if form == "hf" else [path]
+
+
+def bench_verify(context: Context, sources: Sources, repeats: int, with_sha256sum: bool) -> list:
+    """Time `rysc verify` against streaming SHA-256 hashes of the same source and output files.
+
+    rysc verify hashes every source tensor once and every output tensor, which is about
+    the bytes of the source and output tensor files; the baselines hash those files whole.
+    """
+    runs = []
+    for form in ("hf", "gguf"):
+        source = sources.hf if form == "hf" else sources.gguf
+        out_parent = context.workdir / f"verify-{form}"
+        shutil.rmtree(out_parent, ignore_errors=True)
+        out_parent.mkdir()
+        out = out_parent / ("hf" if form == "hf" else "model.gguf")
+        applied = subprocess.run([str(context.rysc), "apply", str(context.recipe), str(source), str(out)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if applied.returncode != 0:
+            context.problems.append(f"rysc apply for the verify benchmark failed: {applied.stderr.decode()[-300:]}")
+            continue
+        files = [str(path) for path in tensor_files(form, source) + tensor_files(form, out)]
+        hashed_bytes = sum(os.path.getsize(path) for path in files)
+        cases = {
+            "rysc verify": [str(context.rysc), "verify", str(context.recipe), str(source), str(out)],
+            "hashlib": [sys.executable, str(BENCH_DIR / "hash_files.py"), *files],
+        }
+        # sha256sum is portable C (about 200 MiB/s here), so it runs only at the first size.
+        if with_sha256sum:
+            cases["sha256sum"] = ["sha256sum", *files]
+        for repeat in range(repeats):
+            order = list(cases.items())
+            random.Random(repeat).shuffle(order)
+            for tool, command in order:
+                process, times, cache = run_measured(context, command)
+                if process.returncode != 0:
+                    context.problems.append(f"{tool} on {form} exited with {process.returncode}")
+                runs.append({"size": sources.label, "form": form, "tool": tool, "repeat": repeat,
+                             "seconds": round(times["command_seconds"], 3), "bytes": hashed_bytes,
+                             "max_rss_kib": times["max_rss_kib"], "cache": cache, "exit_code": process.returncode})
+                print(f"[{sources.label}] verify repeat {repeat + 1}/{repeats} {tool} {form}: "
+                      f"{times['command_seconds']:.2f} s for {format_size(hashed_bytes)}, {cache} cache", flush=True)
+        shutil.rmtree(out_parent, ignore_errors=True)
+    return runs
+
+
+def summarize_verify(runs: list) -> list:
+    """Return one row per size, form and tool with the median time and the ratio to each baseline."""
+    groups = {}
+    for run in runs:
+        if run["exit_code"] == 0:
+            groups.setdefault((run["size"], run["form"], run["tool"]), []).append(run)
+    rows = []
+    for (size, form, tool), group in groups.items():
+        seconds = statistics.median(run["seconds"] for run in group)
+        rows.append({"size": size, "form": form, "tool": tool, "runs": len(group), "median_seconds": seconds,
+                     "bytes": group[0]["bytes"], "throughput_bytes_per_second": int(group[0]["bytes"] / seconds),
+                     "max_rss_kib": max(run["max_rss_kib"] for run in group)})
+    for row in rows:
+        for baseline in ("hashlib", "sha256sum"):
+            reference = [r for r in rows if (r["size"], r["form"], r["tool"]) == (row["size"], row["form"], baseline)]
+            if reference:
+                row[f"ratio_to_{baseline}"] = round(reference[0]["median_seconds"] / row["median_seconds"], 3)
+    return rows
 
 
 def bench_vocab(context: Context, vocab: int, repeats: int) -> dict:
@@ -529,6 +599,7 @@ def parse_args(argv):
     parser.add_argument("--skip-plan", action="store_true", help="do not run the plan benchmark")
     parser.add_argument("--skip-apply", action="store_true", help="run only the plan benchmark")
     parser.add_argument("--skip-naive", action="store_true", help="do not run naive_copy.py")
+    parser.add_argument("--verify-repeats", type=int, default=3, help="runs of rysc verify and of the streaming hashes (default 3, 0 skips them)")
     parser.add_argument("--vocab", type=int, default=248320, help="tokens in the tokenizer of the memory check (default 248320, 0 skips the check)")
     parser.add_argument("--no-drop-caches", action="store_true", help="keep the page cache between runs (warm-cache runs)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder instead of deleting it at the end")
@@ -546,6 +617,7 @@ def parse_args(argv):
         args.plan_experts = 16
         args.text_shard_size = 1 << 20
         args.vocab = 20000
+        args.verify_repeats = 1
         args.no_drop_caches = True
 
     if args.repeats < 1:
@@ -582,12 +654,15 @@ def main(argv=None) -> int:
     context = Context(args.rysc.resolve(), workdir, recipe, not args.no_drop_caches)
     machine = machine_info(workdir, context.rysc)
     started = datetime.datetime.now(datetime.timezone.utc)
-    runs, generated, plan, vocab = [], {}, None, None
+    runs, verify_runs, generated, plan, vocab = [], [], {}, None, None
     try:
         if not args.skip_apply:
             for size in args.sizes:
-                size_runs, info = bench_apply(context, size, args.repeats, args.text_shard_size, args.smoke, args.skip_naive)
+                size_runs, size_verify_runs, info = bench_apply(context, size, args.repeats, args.text_shard_size,
+                                                                args.smoke, args.skip_naive, args.verify_repeats,
+                                                                size == args.sizes[0])
                 runs += size_runs
+                verify_runs += size_verify_runs
                 generated[format_size(size).replace(" ", "")] = info
             if args.vocab:
                 vocab = bench_vocab(context, args.vocab, args.repeats)
@@ -600,8 +675,13 @@ def main(argv=None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     rows = summarize(runs)
+    verify_rows = summarize_verify(verify_runs)
     if rows or plan:
         print_table(rows, plan)
+    for row in verify_rows:
+        print(f"{row['size']:>7} {row['form']:>4} {row['tool']:<12} {row['median_seconds']:>7.2f} s "
+              f"{row['throughput_bytes_per_second'] / (1 << 20):>6.0f} MiB/s, x hashlib {row.get('ratio_to_hashlib', float('nan')):.2f}, "
+              f"x sha256sum {row.get('ratio_to_sha256sum', float('nan')):.2f}")
     for note in context.notes:
         print(f"note: {note}")
     results = {
@@ -614,6 +694,8 @@ def main(argv=None) -> int:
         "generated": generated,
         "summary": rows,
         "runs": [run.__dict__ for run in runs],
+        "verify_summary": verify_rows,
+        "verify_runs": verify_runs,
         "vocab": vocab,
         "plan": plan,
         "load_average_at_end": os.getloadavg(),
