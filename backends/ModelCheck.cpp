@@ -77,29 +77,29 @@ void checkSchedules(const ResolvedModel &R, std::vector<Finding> &Findings) {
     const Json *Scalar = lookupPath(*R.Decoder, Schedule.Scalar);
     if (!Target || !Explicit)
       continue;
-    Json Value = Scalar && !Scalar->is_null() ? *Scalar : Schedule.Default.value_or(nullptr);
+    Json Value = scheduleScalar(Schedule, *R.Decoder);
     if (Value.is_null())
       continue;
-    EvalContext Context{0, R.Layers, R.Decoder, {{Schedule.Scalar, Value}}};
+    // A schedule that cannot be evaluated is a profile error, which the
+    // analysis of a recipe reports.
+    auto Generated = evaluateSchedule(Schedule, Value, *R.Decoder, R.Layers);
+    if (!Generated) {
+      llvm::consumeError(Generated.takeError());
+      continue;
+    }
     for (uint32_t Layer = 0; Layer < R.Layers; ++Layer) {
-      Context.LayerIndex = Layer;
-      auto Generated = evaluate(*Schedule.Generator, Context);
-      if (!Generated) {
-        llvm::consumeError(Generated.takeError());
-        break;
-      }
       Json Listed = perLayerValue(*Target, *Explicit, Layer);
       // A list too short for the layer count is reported by the field check.
       if (Listed.is_null())
         break;
-      if (sameLayerValue(*Generated, Listed))
+      if (sameLayerValue((*Generated)[Layer], Listed))
         continue;
       std::string ScalarText = "'" + full(R, Schedule.Scalar) + "' = " + Value.dump() +
                                (Scalar && !Scalar->is_null() ? "" : " (its default)");
       Findings.push_back(
           {Severity::Warning, "schedule",
            ScalarText + " disagrees with '" + full(R, Schedule.Target) + "' from layer " +
-               std::to_string(Layer) + " (" + Generated->dump() + " vs " + Listed.dump() +
+               std::to_string(Layer) + " (" + (*Generated)[Layer].dump() + " vs " + Listed.dump() +
                "); readers of the list (transformers, llama.cpp with the array) and readers of "
                "the scalar alone (MLX, ik_llama.cpp) build different models",
            "use a window whose length keeps the scalar valid, or serve only with readers of '" +
@@ -222,34 +222,12 @@ void checkHfFiles(const ResolvedModel &R, std::vector<Finding> &Findings) {
 } // namespace
 
 std::optional<std::vector<Json>> layerTypes(const ResolvedModel &R, const std::string &Field) {
-  const Profile &P = profileOf(R);
-  const FieldSpec *Spec = P.findField(Field);
-  const Json *Explicit = explicitList(*R.Decoder, Field, Spec);
-  std::vector<Json> Types;
-  if (Explicit) {
-    FieldSpec Values;
-    for (uint32_t Layer = 0; Layer < R.Layers; ++Layer)
-      Types.push_back(perLayerValue(Spec ? *Spec : Values, *Explicit, Layer));
-    return Types;
-  }
-  const ScheduleSpec *Schedule = P.findScheduleFor(Field);
-  if (!Schedule)
+  auto Types = layerValues(profileOf(R), *R.Decoder, Field, R.Layers);
+  if (!Types) {
+    llvm::consumeError(Types.takeError());
     return std::nullopt;
-  const Json *Scalar = lookupPath(*R.Decoder, Schedule->Scalar);
-  Json Value = Scalar && !Scalar->is_null() ? *Scalar : Schedule->Default.value_or(nullptr);
-  if (Value.is_null())
-    return std::nullopt;
-  EvalContext Context{0, R.Layers, R.Decoder, {{Schedule->Scalar, Value}}};
-  for (uint32_t Layer = 0; Layer < R.Layers; ++Layer) {
-    Context.LayerIndex = Layer;
-    auto Type = evaluate(*Schedule->Generator, Context);
-    if (!Type) {
-      llvm::consumeError(Type.takeError());
-      return std::nullopt;
-    }
-    Types.push_back(std::move(*Type));
   }
-  return Types;
+  return std::move(*Types);
 }
 
 std::vector<Finding> checkModel(const ResolvedModel &R) {

@@ -258,18 +258,12 @@ private:
   std::optional<std::vector<Json>> evaluateOutput(const ScheduleSpec &Schedule,
                                                   const Json &Scalar, const Json &Decoder,
                                                   uint32_t Count, uint32_t Extra) {
-    std::vector<Json> Values;
-    EvalContext Context{0, Count, &Decoder, {{Schedule.Scalar, Scalar}}};
-    for (uint32_t Layer = 0; Layer < Count + Extra; ++Layer) {
-      Context.LayerIndex = Layer;
-      auto Value = evaluate(*Schedule.Generator, Context);
-      if (!Value) {
-        reportEvaluationError(Schedule, Value.takeError());
-        return std::nullopt;
-      }
-      Values.push_back(std::move(*Value));
+    auto Values = evaluateSchedule(Schedule, Scalar, Decoder, Count, Extra);
+    if (!Values) {
+      reportEvaluationError(Schedule, Values.takeError());
+      return std::nullopt;
     }
-    return Values;
+    return std::move(*Values);
   }
 
   void reportEvaluationError(const ScheduleSpec &Schedule, llvm::Error Error) {
@@ -447,24 +441,12 @@ private:
   /// The type of every output layer as consumers will read it from the
   /// output config: the explicit list, or the schedule that generates it.
   std::optional<std::vector<Json>> outputLayerTypes(const std::string &Field) {
-    const FieldSpec *Spec = P.findField(Field);
-    const Json *Explicit = explicitList(outputDecoder(), Field, Spec);
-    if (Explicit) {
-      FieldSpec Values;
-      const FieldSpec &Use = Spec ? *Spec : Values;
-      std::vector<Json> Types;
-      for (uint32_t Out = 0; Out < Map.size(); ++Out)
-        Types.push_back(perLayerValue(Use, *Explicit, Out));
-      return Types;
+    auto Types = layerValues(P, outputDecoder(), Field, static_cast<uint32_t>(Map.size()));
+    if (!Types) {
+      reportEvaluationError(*P.findScheduleFor(Field), Types.takeError());
+      return std::nullopt;
     }
-    const ScheduleSpec *Schedule = P.findScheduleFor(Field);
-    if (!Schedule)
-      return std::nullopt;
-    const Json *Scalar = lookupPath(outputDecoder(), Schedule->Scalar);
-    Json Value = Scalar && !Scalar->is_null() ? *Scalar : Schedule->Default.value_or(nullptr);
-    if (Value.is_null())
-      return std::nullopt;
-    return evaluateOutput(*Schedule, Value, outputDecoder(), Map.size(), 0);
+    return std::move(*Types);
   }
 
   const std::map<uint32_t, std::set<std::string>> &suffixesBySourceLayer() {

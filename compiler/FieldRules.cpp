@@ -175,4 +175,50 @@ Json fieldFromPerLayer(const FieldSpec &Spec, llvm::ArrayRef<Json> PerLayer) {
   return Result;
 }
 
+Json scheduleScalar(const ScheduleSpec &Schedule, const Json &Decoder) {
+  const Json *Scalar = lookupPath(Decoder, Schedule.Scalar);
+  if (Scalar && !Scalar->is_null())
+    return *Scalar;
+  return Schedule.Default.value_or(nullptr);
+}
+
+llvm::Expected<std::vector<Json>> evaluateSchedule(const ScheduleSpec &Schedule,
+                                                   const Json &Scalar, const Json &Decoder,
+                                                   uint32_t Count, uint32_t Extra) {
+  std::vector<Json> Values;
+  EvalContext Context{0, Count, &Decoder, {{Schedule.Scalar, Scalar}}};
+  for (uint32_t Layer = 0; Layer < Count + Extra; ++Layer) {
+    Context.LayerIndex = Layer;
+    auto Value = evaluate(*Schedule.Generator, Context);
+    if (!Value)
+      return Value.takeError();
+    Values.push_back(std::move(*Value));
+  }
+  return Values;
+}
+
+llvm::Expected<std::optional<std::vector<Json>>>
+layerValues(const Profile &P, const Json &Decoder, const std::string &Field, uint32_t Count) {
+  const FieldSpec *Spec = P.findField(Field);
+  if (const Json *Explicit = explicitList(Decoder, Field, Spec)) {
+    // A list with no profile entry is read as a plain value list.
+    FieldSpec Values;
+    std::vector<Json> Result;
+    for (uint32_t Layer = 0; Layer < Count; ++Layer)
+      Result.push_back(perLayerValue(Spec ? *Spec : Values, *Explicit, Layer));
+    return Result;
+  }
+
+  const ScheduleSpec *Schedule = P.findScheduleFor(Field);
+  if (!Schedule)
+    return std::nullopt;
+  Json Scalar = scheduleScalar(*Schedule, Decoder);
+  if (Scalar.is_null())
+    return std::nullopt;
+  auto Generated = evaluateSchedule(*Schedule, Scalar, Decoder, Count);
+  if (!Generated)
+    return Generated.takeError();
+  return std::move(*Generated);
+}
+
 } // namespace rysc

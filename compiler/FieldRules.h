@@ -10,6 +10,9 @@
 #include "llvm/Support/Error.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace rysc {
 
@@ -52,6 +55,24 @@ const Json *explicitList(const Json &Decoder, llvm::StringRef Path, const FieldS
 /// Builds a field value of \p Spec's kind from one value per layer; for
 /// index lists, layers whose value is true are listed.
 Json fieldFromPerLayer(const FieldSpec &Spec, llvm::ArrayRef<Json> PerLayer);
+
+/// Returns the value of \p Schedule's scalar in \p Decoder, or its default
+/// when the scalar is absent or null; null when it has neither.
+Json scheduleScalar(const ScheduleSpec &Schedule, const Json &Decoder);
+
+/// Evaluates \p Schedule's generator with the scalar set to \p Scalar for
+/// layers 0 .. \p Count + \p Extra - 1, where `n` is \p Count.
+llvm::Expected<std::vector<Json>> evaluateSchedule(const ScheduleSpec &Schedule,
+                                                   const Json &Scalar, const Json &Decoder,
+                                                   uint32_t Count, uint32_t Extra = 0);
+
+/// Returns each layer's value of \p Field as a reader of \p Decoder sees it:
+/// the explicit list when there is one, else the values that its schedule
+/// generates for \p Count layers. Returns std::nullopt when there is neither
+/// a list nor a schedule with a scalar, and an error when the schedule
+/// cannot be evaluated.
+llvm::Expected<std::optional<std::vector<Json>>>
+layerValues(const Profile &P, const Json &Decoder, const std::string &Field, uint32_t Count);
 
 } // namespace rysc
 
