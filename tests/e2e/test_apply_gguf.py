@@ -573,7 +573,7 @@ class LlamaApplyTest(GgufTestCase):
 class LargeVocabularyApplyTest(GgufTestCase):
     """A 20,000-token tokenizer: its arrays pass the 64 KiB that rysc loads, so they are copied from the file."""
 
-    fixture_names = ("large_vocab",)
+    fixture_names = ("large_vocab", "large_vocab_split")
     TOKENIZER_ARRAYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type")
 
     def setUp(self):
@@ -601,6 +601,16 @@ class LargeVocabularyApplyTest(GgufTestCase):
         self.assert_tensors(
             output.tensors, self.source.tensors, expected_sources(self.source.tensors, LLAMA_TRUNK, LLAMA_MAP)
         )
+
+    def test_split_source_tokenizer_from_first_part(self):
+        parts = [f"rys-0000{number}-of-00003.gguf" for number in (1, 2, 3)]
+        out, _ = self.apply(LLAMA_RECIPE, "large_vocab_split", out_name="rys.gguf", expected_files=parts)
+        source = read_gguf_split(self.sources["large_vocab_split"])
+        output = read_gguf_split(out.parent / parts[0])
+        for key in self.TOKENIZER_ARRAYS:
+            self.assertEqual(output.parts[0].metadata[key], source.parts[0].metadata[key], key)
+        self.assert_metadata(output.metadata, source.metadata, LLAMA_MAP, {"llama.block_count": ("UINT32", 20)})
+        self.assert_tensors(output.tensors, source.tensors, expected_sources(source.tensors, LLAMA_TRUNK, LLAMA_MAP))
 
     def test_verify_compares_tokenizer_bytes(self):
         out, _ = self.apply(LLAMA_RECIPE, "large_vocab")
