@@ -604,7 +604,10 @@ Expected<Value> Parser::parseStringArray(const std::string &QuotedKey,
   std::vector<std::string> Elements;
   bool Loaded = true;
   for (uint64_t I = 0; I < Count; ++I) {
-    auto What = [&] { return "element " + Twine(I) + " of key " + QuotedKey; };
+    // A Twine refers to its operands, so the lambda returns a string.
+    auto What = [&] {
+      return ("element " + Twine(I) + " of key " + QuotedKey).str();
+    };
     Expected<uint64_t> Length = parseStringLength(What());
     if (!Length)
       return Length.takeError();

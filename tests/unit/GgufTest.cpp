@@ -1101,6 +1101,20 @@ TEST(GgufExternalArrayTest, LeftInTheFileAboveTheLimit) {
   }
 }
 
+TEST(GgufExternalArrayTest, BadElementAfterTheLimitNamed) {
+  // 5000 strings of 15 bytes pass the limit at element 4369; element 4999
+  // then claims 1000 bytes where 7 remain before the file's padding.
+  std::string Bytes = arrayFile(ValueType::String, 5000);
+  size_t Last = 51 + 4999 * 15;
+  Bytes.replace(Last, 8, std::string("\xe8\x03\0\0\0\0\0\0", 8));
+  llvm::Expected<File> Parsed = parse("m.gguf", Bytes, Bytes.size());
+  ASSERT_FALSE(bool(Parsed));
+  EXPECT_EQ(llvm::toString(Parsed.takeError()),
+            "'m.gguf': element 4999 of key 'big' has length 1000, but only " +
+                std::to_string(Bytes.size() - Last - 8) +
+                " bytes remain in the file");
+}
+
 TEST(GgufExternalArrayTest, ElementsComparedFromTheFiles) {
   std::string Bytes = arrayFile(ValueType::String, 5000);
   std::string Changed = Bytes;
