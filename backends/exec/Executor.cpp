@@ -584,7 +584,7 @@ Error PlanWriter::writeFile(Job &J, const PlannedFile &File) {
 
   // Writeback starts now, but the fsync waits until every file is written:
   // a thread that syncs each file before the next one stops reading while
-  // the disk writes, which made a 2 GiB Hugging Face apply 20 % slower.
+  // the disk writes, which made a 2 GiB Hugging Face apply about 14 % slower.
   (void)::sync_file_range(Output.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
   if (::close(Output.release()) != 0)
     return fileError(Display, "failed to close: " + errnoMessage(errno));
@@ -832,6 +832,27 @@ Error writeAndSync(const WritePlan &Plan, ArrayRef<SourceFile> Sources,
 }
 
 } // namespace
+
+std::vector<std::string> findLeftoverFolders(StringRef Out) {
+  SmallString<256> Absolute(Out);
+  sys::fs::make_absolute(Absolute);
+  sys::path::remove_dots(Absolute, /*remove_dot_dot=*/true);
+  StringRef Parent = sys::path::parent_path(Absolute);
+  std::string Base = sys::path::filename(Absolute).str();
+
+  std::vector<std::string> Found;
+  std::error_code EC;
+  for (sys::fs::directory_iterator It(Parent, EC), End; It != End && !EC; It.increment(EC)) {
+    StringRef Name = sys::path::filename(It->path());
+    for (StringRef Kind : {"tmp", "old"}) {
+      std::string Prefix = "." + Base + ".rysc-" + Kind.str() + "-";
+      if (Name.startswith(Prefix) && Name.size() == Prefix.size() + 6)
+        Found.push_back(It->path());
+    }
+  }
+  llvm::sort(Found);
+  return Found;
+}
 
 Error executePlan(const WritePlan &Plan, StringRef OutDir,
                   const ExecuteOptions &Options) {

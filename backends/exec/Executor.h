@@ -28,6 +28,12 @@ struct ExecuteOptions {
   llvm::raw_ostream *Log = nullptr;
 };
 
+/// Returns the temporary folders beside \p Out that earlier runs writing it
+/// left when they were killed before they could remove them
+/// (".NAME.rysc-tmp-XXXXXX" and ".NAME.rysc-old-XXXXXX", NAME being the last
+/// part of \p Out), sorted.
+std::vector<std::string> findLeftoverFolders(llvm::StringRef Out);
+
 /// Writes every file of \p Plan into a new temporary folder beside
 /// \p OutDir (same parent, named ".<base>.rysc-tmp-XXXXXX"), checks each file
 /// ends at its planned Size, fsyncs, then renames the folder to \p OutDir.

@@ -28,10 +28,13 @@ bool Session::readModel(const std::string &Path) {
     Diags.error("'" + Path + "': no such file or folder");
     return false;
   }
-  if (gguf::isGgufFile(Path)) {
+  // A .gguf name is read as GGUF even when the magic is wrong, so that a
+  // damaged file gets the GGUF reader's message.
+  if (gguf::isGgufFile(Path) || llvm::StringRef(Path).endswith_insensitive(".gguf")) {
     auto Model = gguf::readGgufModel(Path);
     if (!Model) {
-      Diags.error(llvm::toString(Model.takeError()));
+      Diags.error(llvm::toString(Model.takeError()) +
+                  " (the file is damaged or not GGUF; download or convert it again)");
       return false;
     }
     Gguf = std::move(*Model);

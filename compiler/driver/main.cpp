@@ -97,6 +97,14 @@ Json planDocument(Session &S) {
 /// about a tenth of plan's time on a 1,000-shard checkpoint.
 Session &makeSession(const Options &Opts) { return *new Session(Opts); }
 
+/// Returns what a verify check found: its summary when it passed, and the
+/// number of problems when it failed, whose lines follow.
+std::string checkSummary(const VerifyResult &R) {
+  if (R.Passed)
+    return R.Summary;
+  return std::to_string(R.Failures.size()) + (R.Failures.size() == 1 ? " problem" : " problems");
+}
+
 int runPlan(const Options &Opts) {
   if (Opts.Positional.empty() || Opts.Positional.size() > 2) {
     llvm::errs() << "rysc: error: usage: rysc plan RECIPE [MODEL]\n";
@@ -167,6 +175,11 @@ int runApply(const Options &Opts) {
     return Failure;
   }
 
+  for (const std::string &Leftover : findLeftoverFolders(Out))
+    llvm::errs() << "rysc: warning: '" << Leftover
+                 << "' was left by an earlier run that was killed before it finished; "
+                    "delete it to free its space\n";
+
   ExecuteOptions Exec;
   Exec.Jobs = Opts.Jobs;
   Exec.Force = Opts.Force;
@@ -234,7 +247,7 @@ int runVerify(const Options &Opts) {
     Doc["checks"] = Json::array();
     for (const VerifyResult &R : Results)
       Doc["checks"].push_back({{"check", R.Check}, {"passed", R.Passed},
-                               {"summary", R.Summary}, {"failures", R.Failures}});
+                               {"summary", checkSummary(R)}, {"failures", R.Failures}});
     Doc["seams"] = seamsToJson(S.Compiled->Map);
     llvm::outs() << Doc.dump(2) << "\n";
     return Failed ? Failure : Success;
@@ -244,7 +257,7 @@ int runVerify(const Options &Opts) {
                << Opts.Positional[2] << "\n";
   for (const VerifyResult &R : Results) {
     llvm::outs() << "  " << (R.Passed ? "ok    " : "FAILED") << " "
-                 << llvm::left_justify(R.Check, 15) << R.Summary << "\n";
+                 << llvm::left_justify(R.Check, 15) << checkSummary(R) << "\n";
     for (const std::string &Failure : R.Failures)
       llvm::outs() << "           " << Failure << "\n";
   }

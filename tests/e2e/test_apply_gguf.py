@@ -557,6 +557,41 @@ class LlamaApplyTest(GgufTestCase):
         self.assertEqual(read_gguf(out).metadata["llama.block_count"], ("UINT32", 20))
         self.assertEqual(os.listdir(out.parent), ["out.gguf"])
 
+    def test_leftover_temporary_folder_reported(self):
+        out = make_temp_dir(self, "rysc-out-") / "out.gguf"
+        leftover = out.parent / ".out.gguf.rysc-tmp-Ab12Cd"
+        unrelated = out.parent / ".other.gguf.rysc-tmp-Ab12Cd"
+        for folder in (leftover, unrelated):
+            folder.mkdir()
+            (folder / "out.gguf").write_bytes(b"partial")
+        result = self.run_checked("apply", self.write_recipe(LLAMA_RECIPE), self.sources["llama"], out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(
+            f"rysc: warning: '{leftover}' was left by an earlier run that was killed before it finished; "
+            "delete it to free its space\n",
+            result.stderr,
+        )
+        self.assertNotIn(str(unrelated), result.stderr)
+        # The warning deletes nothing: the folder may hold something the user wants.
+        self.assertEqual((leftover / "out.gguf").read_bytes(), b"partial")
+
+    def test_damaged_gguf_gets_gguf_messages(self):
+        folder = make_temp_dir(self, "rysc-damaged-")
+        data = self.sources["llama"].read_bytes()
+        cases = {
+            "empty.gguf": (b"", "truncated: the magic at offset 0 needs 4 bytes, but the file ends at offset 0"),
+            "magic.gguf": (b"GGUX" + data[4:], "invalid magic 'GGUX', expected 'GGUF'"),
+        }
+        recipe = self.write_recipe(LLAMA_RECIPE)
+        for name, (content, message) in cases.items():
+            with self.subTest(name=name):
+                path = folder / name
+                path.write_bytes(content)
+                result = self.run_checked("plan", recipe, path)
+                self.assertEqual(result.returncode, 1, result.stderr)
+                self.assertIn(f"'{path}': {message} (the file is damaged or not GGUF; download or convert it again)",
+                              result.stderr)
+
     def test_out_equal_to_source_rejected(self):
         recipe = self.write_recipe(LLAMA_RECIPE)
         source = self.sources["llama"]

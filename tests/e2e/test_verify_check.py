@@ -639,8 +639,8 @@ class VerifyHfChangeTest(RyscTestCase):
                 f"unexpected tensor '{renamed}'",
             ],
         )
-        count = len(hf_all_tensors(out))
-        self.assertEqual(checks["tensor-names"]["summary"], f"{count} tensors expected, {count} present")
+        # A failed check counts its problems instead of summarizing a pass.
+        self.assertEqual(checks["tensor-names"]["summary"], "2 problems")
 
     def test_provenance_map(self):
         out = self.copy_folder(self.out)
