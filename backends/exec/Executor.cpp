@@ -35,6 +35,12 @@ namespace rysc {
 namespace {
 
 std::atomic<bool> Interrupted{false};
+
+/// Returns the name of a temporary folder beside output \p Base without its
+/// six random characters: ".BASE.rysc-KIND-".
+std::string temporaryFolderPrefix(StringRef Base, StringRef Kind) {
+  return ("." + Base + ".rysc-" + Kind + "-").str();
+}
 static_assert(std::atomic<bool>::is_always_lock_free,
               "the signal handler may only touch a lock-free atomic");
 
@@ -359,7 +365,7 @@ public:
                                           StringRef Kind) {
     SmallString<256> Template(Folder.Parent);
     sys::path::append(Template, sys::path::Style::posix,
-                      "." + Folder.Base + ".rysc-" + Kind + "-XXXXXX");
+                      temporaryFolderPrefix(Folder.Base, Kind) + "XXXXXX");
     std::string Path = Template.str().str();
     if (!::mkdtemp(Path.data()))
       return fileError(Folder.Parent, "failed to create a temporary folder: " +
@@ -845,7 +851,7 @@ std::vector<std::string> findLeftoverFolders(StringRef Out) {
   for (sys::fs::directory_iterator It(Parent, EC), End; It != End && !EC; It.increment(EC)) {
     StringRef Name = sys::path::filename(It->path());
     for (StringRef Kind : {"tmp", "old"}) {
-      std::string Prefix = "." + Base + ".rysc-" + Kind.str() + "-";
+      std::string Prefix = temporaryFolderPrefix(Base, Kind);
       if (Name.startswith(Prefix) && Name.size() == Prefix.size() + 6)
         Found.push_back(It->path());
     }

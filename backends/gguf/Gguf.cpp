@@ -22,9 +22,9 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
-#include <memory>
 #include <system_error>
 #include <tuple>
+#include <utility>
 
 using namespace llvm;
 
@@ -206,6 +206,8 @@ std::string errnoMessage(int Errno) {
 class FileDescriptor {
 public:
   explicit FileDescriptor(int Descriptor) : Descriptor(Descriptor) {}
+  FileDescriptor(FileDescriptor &&Other)
+      : Descriptor(std::exchange(Other.Descriptor, -1)) {}
   FileDescriptor(const FileDescriptor &) = delete;
   FileDescriptor &operator=(const FileDescriptor &) = delete;
   ~FileDescriptor() {
@@ -604,11 +606,10 @@ Expected<Value> Parser::parseStringArray(const std::string &QuotedKey,
   std::vector<std::string> Elements;
   bool Loaded = true;
   for (uint64_t I = 0; I < Count; ++I) {
-    // A Twine refers to its operands, so the lambda returns a string.
-    auto What = [&] {
-      return ("element " + Twine(I) + " of key " + QuotedKey).str();
-    };
-    Expected<uint64_t> Length = parseStringLength(What());
+    // The element's name is built at each call, not stored, because a Twine
+    // refers to its operands and is formatted only in an error message.
+    Expected<uint64_t> Length =
+        parseStringLength("element " + Twine(I) + " of key " + QuotedKey);
     if (!Length)
       return Length.takeError();
 
@@ -617,11 +618,13 @@ Expected<Value> Parser::parseStringArray(const std::string &QuotedKey,
       std::vector<std::string>().swap(Elements);
     }
     if (!Loaded) {
-      if (Error E = Input.skip(*Length, What()))
+      if (Error E = Input.skip(*Length, "element " + Twine(I) + " of key " +
+                                            QuotedKey))
         return std::move(E);
       continue;
     }
-    Expected<std::string> Element = Input.readBytes(*Length, What());
+    Expected<std::string> Element =
+        Input.readBytes(*Length, "element " + Twine(I) + " of key " + QuotedKey);
     if (!Element)
       return Element.takeError();
     Elements.push_back(std::move(*Element));
@@ -1311,17 +1314,16 @@ namespace {
 
 /// An open file and its size.
 struct OpenFile {
-  std::unique_ptr<FileDescriptor> Descriptor;
+  FileDescriptor Descriptor;
   uint64_t Size = 0;
 };
 
 Expected<OpenFile> openForReading(StringRef Path) {
-  auto Descriptor = std::make_unique<FileDescriptor>(
-      ::open(Path.str().c_str(), O_RDONLY | O_CLOEXEC));
-  if (Descriptor->get() < 0)
+  FileDescriptor Descriptor(::open(Path.str().c_str(), O_RDONLY | O_CLOEXEC));
+  if (Descriptor.get() < 0)
     return fileError(Path, "failed to open: " + errnoMessage(errno));
   struct stat Status;
-  if (::fstat(Descriptor->get(), &Status) != 0)
+  if (::fstat(Descriptor.get(), &Status) != 0)
     return fileError(Path,
                      "failed to read the file size: " + errnoMessage(errno));
   return OpenFile{std::move(Descriptor), static_cast<uint64_t>(Status.st_size)};
@@ -1345,10 +1347,10 @@ Expected<bool> sameExternalElements(StringRef PathA, const Value &A,
   std::vector<char> BufferA(ReadChunkSize), BufferB(ReadChunkSize);
   for (uint64_t Done = 0; Done < A.externalLength();) {
     uint64_t Size = std::min(ReadChunkSize, A.externalLength() - Done);
-    if (Error E = readExactlyAt(FileA->Descriptor->get(), PathA, FileA->Size,
+    if (Error E = readExactlyAt(FileA->Descriptor.get(), PathA, FileA->Size,
                                 BufferA.data(), Size, A.externalOffset() + Done))
       return std::move(E);
-    if (Error E = readExactlyAt(FileB->Descriptor->get(), PathB, FileB->Size,
+    if (Error E = readExactlyAt(FileB->Descriptor.get(), PathB, FileB->Size,
                                 BufferB.data(), Size, B.externalOffset() + Done))
       return std::move(E);
     if (std::memcmp(BufferA.data(), BufferB.data(), Size) != 0)
