@@ -315,7 +315,7 @@ def bench_apply(context: Context, size: int, repeats: int, text_shard_size: int,
 
 
 def tensor_files(form: str, path: Path) -> list:
-    """Return the files that hold tensors: the shards of a folder, or the GGUF file itself."""
+    """Return the files that contain tensors: the shards of a folder, or the GGUF file itself."""
     return sorted(path.glob("*.safetensors")) if form == "hf" else [path]
 
 
@@ -323,7 +323,7 @@ def bench_verify(context: Context, sources: Sources, repeats: int, with_sha256su
     """Time `rysc verify` against streaming SHA-256 hashes of the same source and output files.
 
     rysc verify hashes every source tensor once and every output tensor, which is about
-    the bytes of the source and output tensor files; the baselines hash those files whole.
+    the bytes of the source and output tensor files. The baselines hash those files whole.
     """
     runs = []
     for form in ("hf", "gguf"):

@@ -57,7 +57,7 @@ const Json *explicitList(const Json &Decoder, llvm::StringRef Path, const FieldS
 Json fieldFromPerLayer(const FieldSpec &Spec, llvm::ArrayRef<Json> PerLayer);
 
 /// Returns the value of \p Schedule's scalar in \p Decoder, or its default
-/// when the scalar is absent or null; null when it has neither.
+/// when the scalar is absent or null. Returns null when it has neither.
 Json scheduleScalar(const ScheduleSpec &Schedule, const Json &Decoder);
 
 /// Evaluates \p Schedule's generator with the scalar set to \p Scalar for
@@ -66,7 +66,7 @@ llvm::Expected<std::vector<Json>> evaluateSchedule(const ScheduleSpec &Schedule,
                                                    const Json &Scalar, const Json &Decoder,
                                                    uint32_t Count, uint32_t Extra = 0);
 
-/// Returns each layer's value of \p Field as a reader of \p Decoder sees it:
+/// Returns each layer's value of \p Field as a reader of \p Decoder reads it:
 /// the explicit list when there is one, else the values that its schedule
 /// generates for \p Count layers. Returns std::nullopt when there is neither
 /// a list nor a schedule with a scalar, and an error when the schedule

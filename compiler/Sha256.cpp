@@ -107,8 +107,8 @@ void portableBlocks(uint32_t *State, const uint8_t *Data, size_t Blocks) {
 /// compute the message schedule four words at a time.
 __attribute__((target("sha,sse4.1,ssse3"))) void
 shaExtensionBlocks(uint32_t *State, const uint8_t *Data, size_t Blocks) {
-  // State holds A..H in lanes 0..7 of two vectors {D, C, B, A} and
-  // {H, G, F, E}; the shuffles regroup them.
+  // State contains A..H, which load as two vectors {D, C, B, A} and
+  // {H, G, F, E}, and the shuffles regroup them.
   __m128i Low = _mm_loadu_si128(reinterpret_cast<const __m128i *>(State));
   __m128i High = _mm_loadu_si128(reinterpret_cast<const __m128i *>(State + 4));
   Low = _mm_shuffle_epi32(Low, 0xB1);   // {C, D, A, B}
@@ -124,7 +124,7 @@ shaExtensionBlocks(uint32_t *State, const uint8_t *Data, size_t Blocks) {
     __m128i SavedAbef = Abef;
     __m128i SavedCdgh = Cdgh;
 
-    // Words[J % 4] holds schedule words 4J .. 4J + 3.
+    // Words[J % 4] contains schedule words 4J .. 4J + 3.
     __m128i Words[4];
 #pragma GCC unroll 16
     for (unsigned Group = 0; Group < 16; ++Group) {

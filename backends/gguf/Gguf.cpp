@@ -1333,7 +1333,8 @@ Expected<OpenFile> openForReading(StringRef Path) {
 
 Expected<bool> sameExternalElements(StringRef PathA, const Value &A,
                                     StringRef PathB, const Value &B) {
-  assert(A.isExternal() && B.isExternal() && "both arrays must be external");
+  assert(A.isExternal() && "A must be an external array");
+  assert(B.isExternal() && "B must be an external array");
   if (A != B)
     return false;
 

@@ -299,7 +299,7 @@ uint64_t tensorDataSize(const TensorInfo &Tensor);
 /// A header ready to write: its bytes, except the elements of external
 /// arrays, which are copied from the file the arrays were read from.
 struct HeaderLayout {
-  /// Where the elements of one external array go.
+  /// The destination of one external array's elements.
   struct Gap {
     /// The position in Bytes before which the elements belong.
     uint64_t At = 0;

@@ -1124,7 +1124,8 @@ TEST(GgufExternalArrayTest, ElementsComparedFromTheFiles) {
   std::string PathB = Folder.write("b.gguf", Changed);
   llvm::Expected<File> A = readFile(PathA);
   llvm::Expected<File> B = readFile(PathB);
-  ASSERT_TRUE(A && B);
+  ASSERT_TRUE(bool(A)) << llvm::toString(A.takeError());
+  ASSERT_TRUE(bool(B)) << llvm::toString(B.takeError());
   const Value &BigA = *A->find("big");
   const Value &BigB = *B->find("big");
 

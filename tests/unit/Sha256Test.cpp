@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <random>
 #include <string>
 
@@ -70,8 +71,8 @@ INSTANTIATE_TEST_SUITE_P(BlockFunctions, Sha256Test, ::testing::Values(false, tr
                          });
 
 TEST(Sha256CpuTest, ShaExtensionsMatchCpuid) {
-  // The machines this is developed on have the SHA extensions; elsewhere
-  // this only prints what was selected.
+  // Forcing the portable function must turn the SHA extensions off. The
+  // printed line says which function this CPU selects.
   std::cout << "SHA extensions in use: " << (Sha256::usesShaExtensions() ? "yes" : "no") << "\n";
   Sha256::forcePortable(true);
   EXPECT_FALSE(Sha256::usesShaExtensions());
