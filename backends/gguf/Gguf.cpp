@@ -1297,7 +1297,8 @@ HeaderLayout layoutHeader(uint32_t Version, ArrayRef<KeyValue> Metadata,
   }
 
   uint64_t Size = Layout.size();
-  Out.resize(Out.size() + (paddedSize(Size, Alignment) - Size), '\0');
+  Layout.Padding = paddedSize(Size, Alignment) - Size;
+  Out.resize(Out.size() + Layout.Padding, '\0');
   return Layout;
 }
 

@@ -311,6 +311,8 @@ struct HeaderLayout {
   std::string Bytes;
   /// The gaps in ascending At order.
   std::vector<Gap> Gaps;
+  /// The zero bytes at the end of Bytes that align the data section.
+  uint64_t Padding = 0;
 
   /// The header size in the file: Bytes plus the gaps.
   uint64_t size() const;

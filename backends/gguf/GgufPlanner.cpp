@@ -1,5 +1,6 @@
 // Planning GGUF outputs.
 #include "backends/gguf/GgufPlanner.h"
+#include "backends/CopyAlignment.h"
 #include "compiler/Error.h"
 #include "compiler/LayerNames.h"
 
@@ -16,6 +17,8 @@ namespace {
 constexpr llvm::StringLiteral SplitNo = "split.no";
 constexpr llvm::StringLiteral SplitCount = "split.count";
 constexpr llvm::StringLiteral SplitTensors = "split.tensors.count";
+/// A string of spaces that moves the data section to an aligned start.
+constexpr llvm::StringLiteral PaddingKey = "rys.padding";
 
 /// An output tensor and where its bytes come from.
 struct OutTensor {
@@ -24,44 +27,50 @@ struct OutTensor {
   uint64_t SourceOffset = 0; ///< Absolute offset in the source part.
 };
 
-/// Lays out the output tensors: tensors before the first block in source
-/// order, the output blocks, counted extra blocks, then the other tensors.
-llvm::Expected<std::vector<OutTensor>> layoutTensors(const GgufModel &Model, const Compilation &C) {
-  std::vector<OutTensor> Before, After;
-  std::map<uint32_t, std::vector<const SourceTensor *>> ByBlock;
-  llvm::StringRef Prefix = C.Stack.Prefix;
-  for (const SourceTensor &T : Model.Tensors) {
-    if (auto Split = splitLayerTensorName(T.Info->Name, Prefix)) {
-      ByBlock[Split->Layer].push_back(&T);
-      continue;
-    }
-    OutTensor Out{*T.Info, T.Part, Model.Parts[T.Part].DataStart + T.Info->Offset};
-    (ByBlock.empty() ? Before : After).push_back(std::move(Out));
-  }
+/// For each source block, the output blocks made from it, in output order.
+/// Counted extra blocks (e.g. NextN) follow the source blocks and keep
+/// their place after the new trunk.
+std::vector<std::vector<uint32_t>> outputsBySource(const Compilation &C) {
+  const LayerMap &Map = C.Map;
+  std::vector<std::vector<uint32_t>> Outputs(Map.sourceCount() + C.Stack.inlineCount());
+  for (uint32_t Out = 0; Out < Map.outputCount(); ++Out)
+    Outputs[Map[Out].Source].push_back(Out);
+  for (uint32_t Index = 0; Index < C.Stack.inlineCount(); ++Index)
+    Outputs[Map.sourceCount() + Index].push_back(Map.outputCount() + Index);
+  return Outputs;
+}
 
-  std::vector<OutTensor> Result = std::move(Before);
-  auto Emit = [&](uint32_t SourceBlock, uint32_t OutBlock) -> llvm::Error {
-    for (const SourceTensor *T : ByBlock[SourceBlock]) {
-      auto Split = splitLayerTensorName(T->Info->Name, Prefix);
-      OutTensor Out{*T->Info, T->Part, Model.Parts[T->Part].DataStart + T->Info->Offset};
-      Out.Info.Name = layerTensorName(Prefix, OutBlock, Split->Rest);
+/// Lays out the output tensors as a mirror of the source, so that most
+/// tensor bytes keep their offset. Every source tensor comes in source
+/// order, named for the first output block made from its block; each
+/// further copy of a block follows, again in source order. Readers find
+/// tensors by name, so the copies need not sit between their neighbours.
+llvm::Expected<std::vector<OutTensor>> layoutTensors(const GgufModel &Model, const Compilation &C) {
+  std::vector<std::vector<uint32_t>> Outputs = outputsBySource(C);
+  size_t Rounds = 1;
+  for (const std::vector<uint32_t> &Blocks : Outputs)
+    Rounds = std::max(Rounds, Blocks.size());
+
+  std::vector<OutTensor> Result;
+  llvm::StringRef Prefix = C.Stack.Prefix;
+  for (size_t Round = 0; Round < Rounds; ++Round)
+    for (const SourceTensor &T : Model.Tensors) {
+      OutTensor Out{*T.Info, T.Part, Model.Parts[T.Part].DataStart + T.Info->Offset};
+      auto Split = splitLayerTensorName(T.Info->Name, Prefix);
+      if (!Split) {
+        if (Round == 0)
+          Result.push_back(std::move(Out));
+        continue;
+      }
+      if (Split->Layer >= Outputs.size() || Round >= Outputs[Split->Layer].size())
+        continue;
+      Out.Info.Name = layerTensorName(Prefix, Outputs[Split->Layer][Round], Split->Rest);
       if (Out.Info.Name.size() > MaxTensorNameLength)
-        return plainError("tensor '" + T->Info->Name + "' would be renamed '" + Out.Info.Name +
+        return plainError("tensor '" + T.Info->Name + "' would be renamed '" + Out.Info.Name +
                           "', longer than GGUF's limit of " + llvm::Twine(MaxTensorNameLength) +
                           " bytes");
       Result.push_back(std::move(Out));
     }
-    return llvm::Error::success();
-  };
-  const LayerMap &Map = C.Map;
-  for (uint32_t Out = 0; Out < Map.outputCount(); ++Out)
-    if (llvm::Error E = Emit(Map[Out].Source, Out))
-      return std::move(E);
-  for (uint32_t Index = 0; Index < C.Stack.inlineCount(); ++Index)
-    if (llvm::Error E = Emit(Map.sourceCount() + Index, Map.outputCount() + Index))
-      return std::move(E);
-  for (OutTensor &T : After)
-    Result.push_back(std::move(T));
   return Result;
 }
 
@@ -187,29 +196,66 @@ void placeHeader(PlannedFile &File, HeaderLayout Layout, uint32_t Source) {
   }
 }
 
+/// Returns the tensor ranges of one part, at offsets relative to its data
+/// section.
+std::vector<CopyRange> tensorRanges(llvm::ArrayRef<OutTensor> Tensors, uint32_t Alignment) {
+  std::vector<CopyRange> Ranges;
+  uint64_t Offset = 0;
+  for (const OutTensor &T : Tensors) {
+    uint64_t Padded = paddedSize(T.Info.Size, Alignment);
+    if (T.Info.Size > 0)
+      Ranges.push_back({T.Part, T.SourceOffset, T.Info.Size, Offset});
+    if (Padded > T.Info.Size)
+      Ranges.push_back({ZeroFill, 0, Padded - T.Info.Size, Offset + T.Info.Size});
+    Offset += Padded;
+  }
+  return Ranges;
+}
+
+/// Lays out the header of a part whose data section is \p Ranges. When
+/// that puts more bytes at their source offset modulo \p Granule, a
+/// rys.padding string ends the metadata, long enough that the header ends
+/// exactly at the aligned data start.
+HeaderLayout layoutAlignedHeader(const File &First, std::vector<KeyValue> &Metadata,
+                                 llvm::ArrayRef<TensorInfo> Infos,
+                                 llvm::ArrayRef<CopyRange> Ranges, uint64_t Granule) {
+  HeaderLayout Layout = layoutHeader(First.Version, Metadata, Infos, First.Alignment);
+  uint64_t Plain = Layout.size();
+  if (alignedDataStart(Ranges, Plain, First.Alignment, Granule) == Plain)
+    return Layout;
+
+  Metadata.push_back({PaddingKey.str(), Value::string("")});
+  Layout = layoutHeader(First.Version, Metadata, Infos, First.Alignment);
+  uint64_t Unpadded = Layout.size() - Layout.Padding;
+  uint64_t DataStart = alignedDataStart(Ranges, Unpadded, First.Alignment, Granule);
+  Metadata.back().Val = Value::string(std::string(DataStart - Unpadded, ' '));
+  Layout = layoutHeader(First.Version, Metadata, Infos, First.Alignment);
+  assert(Layout.size() == DataStart && "padding missed the data start");
+  assert(Layout.Padding == 0 && "the padding key, not zeros, ends the header");
+  return Layout;
+}
+
 void planPart(GgufPlan &Plan, const GgufModel &Model, std::vector<KeyValue> Metadata,
-              llvm::ArrayRef<OutTensor> Tensors, std::string Name) {
+              llvm::ArrayRef<OutTensor> Tensors, std::string Name, uint64_t Granule) {
   const File &First = Model.first();
   std::vector<TensorInfo> Infos;
-  for (const OutTensor &T : Tensors)
+  for (const OutTensor &T : Tensors) {
     Infos.push_back(T.Info);
+    Plan.TensorBytes += T.Info.Size;
+  }
+  std::vector<CopyRange> Ranges = tensorRanges(Tensors, First.Alignment);
+  HeaderLayout Layout = layoutAlignedHeader(First, Metadata, Infos, Ranges, Granule);
+  uint64_t DataStart = Layout.size();
 
   PlannedFile File;
   File.Path = Name;
-  HeaderLayout Layout = layoutHeader(First.Version, Metadata, Infos, First.Alignment);
-  uint64_t Offset = Layout.size();
   // The metadata is the first part's, which is source 0.
   placeHeader(File, std::move(Layout), 0);
-  for (const OutTensor &T : Tensors) {
-    uint64_t Padded = paddedSize(T.Info.Size, First.Alignment);
-    if (T.Info.Size > 0) {
-      CopyRange &Last = File.Copies.emplace_back();
-      Last = {T.Part, T.SourceOffset, T.Info.Size, Offset};
-    }
-    if (Padded > T.Info.Size)
-      File.Copies.push_back({ZeroFill, 0, Padded - T.Info.Size, Offset + T.Info.Size});
-    Offset += Padded;
-    Plan.TensorBytes += T.Info.Size;
+  uint64_t Offset = DataStart;
+  for (CopyRange &Range : Ranges) {
+    Range.OutputOffset += DataStart;
+    Offset = Range.OutputOffset + Range.Length;
+    File.Copies.push_back(Range);
   }
   File.Size = Offset;
   Plan.Parts.push_back({Name, static_cast<unsigned>(Tensors.size()), Offset});
@@ -260,7 +306,7 @@ llvm::Expected<GgufPlan> planGguf(const GgufModel &Model, const Compilation &C,
     }
     planPart(Plan, Model, std::move(PartMetadata),
              llvm::ArrayRef<OutTensor>(*Tensors).slice(Begin, End - Begin),
-             partName(OutName, Part, Count));
+             partName(OutName, Part, Count), Options.CopyAlignment);
   }
   return std::move(Plan);
 }

@@ -4,6 +4,7 @@
 #ifndef RYSC_BACKENDS_GGUF_GGUFPLANNER_H
 #define RYSC_BACKENDS_GGUF_GGUFPLANNER_H
 
+#include "backends/CopyAlignment.h"
 #include "backends/Plan.h"
 #include "backends/gguf/GgufModel.h"
 #include "compiler/Compiler.h"
@@ -19,6 +20,9 @@ struct GgufPlanOptions {
   /// Maximum tensor bytes (with padding) per output part; by default the
   /// output has as many parts as the source.
   std::optional<uint64_t> SplitMaxSize;
+  /// Copied bytes keep their source offset modulo this many bytes where a
+  /// rys.padding key can absorb the shift (CopyAlignment.h); 0 turns it off.
+  uint64_t CopyAlignment = DefaultCopyAlignment;
 };
 
 /// One output part.

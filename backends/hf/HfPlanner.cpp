@@ -1,5 +1,6 @@
 // Planning a Hugging Face output folder.
 #include "backends/hf/HfPlanner.h"
+#include "backends/CopyAlignment.h"
 #include "backends/hf/ConfigRewrite.h"
 #include "compiler/Error.h"
 #include "compiler/LayerNames.h"
@@ -21,57 +22,101 @@ std::string joinPath(llvm::StringRef Dir, llvm::StringRef Name) {
   return std::string(Path);
 }
 
-/// Orders the output: global tensors in source order, then each output
-/// layer's tensors in its source layer's order, then inline extra stacks.
+/// Orders the output as a mirror of the source, so that most tensor bytes
+/// keep their place. Every source tensor comes in source order, named for
+/// the first output layer made from its layer; each further copy of a layer
+/// follows, again in source order. Each source shard and each round of
+/// copies is a group. Groups never share an output shard, so tensors that
+/// are contiguous in a source shard stay contiguous in one output shard and
+/// are copied, aligned, as one range.
 class TensorLayout {
 public:
   TensorLayout(const HfModel &Model, const Compilation &C) : Model(Model), C(C) {}
 
-  std::vector<PlannedTensor> build(HfPlan &Plan) {
-    std::map<uint32_t, std::vector<const SourceTensor *>> ByLayer;
-    std::vector<PlannedTensor> Output;
+  std::vector<std::vector<PlannedTensor>> build(HfPlan &Plan) {
+    collectOutputs();
+    countLayers(Plan);
+
+    std::vector<std::vector<PlannedTensor>> Groups;
+    std::optional<unsigned> GroupShard;
     for (const SourceTensor &T : Model.Tensors) {
-      if (auto Split = splitLayerTensorName(T.Name, C.Stack.Prefix)) {
-        ByLayer[Split->Layer].push_back(&T);
+      if (GroupShard != T.Shard) {
+        Groups.emplace_back();
+        GroupShard = T.Shard;
+      }
+      auto Split = splitLayerTensorName(T.Name, C.Stack.Prefix);
+      if (!Split) {
+        Groups.back().push_back({T.Name, T.Name, T.Shard, T.Entry, std::nullopt});
+        ++Plan.GlobalTensors;
+        Plan.GlobalBytes += T.Entry->End - T.Entry->Begin;
         continue;
       }
-      Output.push_back({T.Name, T.Name, T.Shard, T.Entry, std::nullopt});
-      ++Plan.GlobalTensors;
-      Plan.GlobalBytes += T.Entry->End - T.Entry->Begin;
+      if (Split->Layer < Outputs.size() && !Outputs[Split->Layer].empty())
+        Groups.back().push_back(planned(T, Split->Layer, 0));
     }
 
-    const LayerMap &Map = C.Map;
-    for (uint32_t Out = 0; Out < Map.outputCount(); ++Out) {
-      LayerPlan Layer{Out, Map[Out].Source, Map[Out].isCopy(), 0, 0};
-      for (const SourceTensor *T : ByLayer[Map[Out].Source]) {
-        Output.push_back({renamed(*T, Out), T->Name, T->Shard, T->Entry, Out});
-        ++Layer.Tensors;
-        Layer.Bytes += T->Entry->End - T->Entry->Begin;
-      }
-      Plan.Layers.push_back(Layer);
+    for (size_t Round = 1; Round < Rounds; ++Round) {
+      Groups.emplace_back();
+      for (const SourceTensor &T : Model.Tensors)
+        if (auto Split = splitLayerTensorName(T.Name, C.Stack.Prefix))
+          if (Split->Layer < Outputs.size() && Round < Outputs[Split->Layer].size())
+            Groups.back().push_back(planned(T, Split->Layer, Round));
     }
-
-    // Inline extra stacks (e.g. MTP at model.layers.N) follow the new trunk.
-    uint32_t Extra = C.Stack.inlineCount();
-    for (uint32_t Index = 0; Index < Extra; ++Index)
-      for (const SourceTensor *T : ByLayer[Map.sourceCount() + Index]) {
-        Output.push_back({renamed(*T, Map.outputCount() + Index), T->Name, T->Shard, T->Entry,
-                          std::nullopt});
-        ++Plan.GlobalTensors;
-        Plan.GlobalBytes += T->Entry->End - T->Entry->Begin;
-      }
-    return Output;
+    llvm::erase_if(Groups, [](const auto &Group) { return Group.empty(); });
+    return Groups;
   }
 
 private:
-  std::string renamed(const SourceTensor &T, uint32_t Out) const {
+  /// Fills Outputs: for each source layer, the output layers made from it in
+  /// output order. Inline extra stacks (e.g. MTP at model.layers.N) follow
+  /// the source layers and keep their place after the new trunk.
+  void collectOutputs() {
+    const LayerMap &Map = C.Map;
+    Outputs.assign(Map.sourceCount() + C.Stack.inlineCount(), {});
+    for (uint32_t Out = 0; Out < Map.outputCount(); ++Out)
+      Outputs[Map[Out].Source].push_back(Out);
+    for (uint32_t Index = 0; Index < C.Stack.inlineCount(); ++Index)
+      Outputs[Map.sourceCount() + Index].push_back(Map.outputCount() + Index);
+    for (const std::vector<uint32_t> &Layers : Outputs)
+      Rounds = std::max(Rounds, Layers.size());
+  }
+
+  /// Fills the per-layer and global counts of the plan report.
+  void countLayers(HfPlan &Plan) const {
+    std::vector<uint64_t> Tensors(Outputs.size()), Bytes(Outputs.size());
+    for (const SourceTensor &T : Model.Tensors)
+      if (auto Split = splitLayerTensorName(T.Name, C.Stack.Prefix))
+        if (Split->Layer < Outputs.size()) {
+          ++Tensors[Split->Layer];
+          Bytes[Split->Layer] += T.Entry->End - T.Entry->Begin;
+        }
+
+    const LayerMap &Map = C.Map;
+    for (uint32_t Out = 0; Out < Map.outputCount(); ++Out) {
+      uint32_t Source = Map[Out].Source;
+      Plan.Layers.push_back({Out, Source, Map[Out].isCopy(), Tensors[Source], Bytes[Source]});
+    }
+    for (uint32_t Index = 0; Index < C.Stack.inlineCount(); ++Index) {
+      Plan.GlobalTensors += Tensors[Map.sourceCount() + Index];
+      Plan.GlobalBytes += Bytes[Map.sourceCount() + Index];
+    }
+  }
+
+  PlannedTensor planned(const SourceTensor &T, uint32_t Layer, size_t Round) const {
+    uint32_t Out = Outputs[Layer][Round];
     auto Split = splitLayerTensorName(T.Name, C.Stack.Prefix);
     assert(Split && "only decoder-stack tensors are renamed");
-    return layerTensorName(C.Stack.Prefix, Out, Split->Rest);
+    std::optional<uint32_t> OutputLayer;
+    if (Out < C.Map.outputCount())
+      OutputLayer = Out;
+    return {layerTensorName(C.Stack.Prefix, Out, Split->Rest), T.Name, T.Shard, T.Entry,
+            OutputLayer};
   }
 
   const HfModel &Model;
   const Compilation &C;
+  std::vector<std::vector<uint32_t>> Outputs;
+  size_t Rounds = 1;
 };
 
 uint64_t elementCount(const safetensors::TensorEntry &Entry) {
@@ -87,19 +132,24 @@ std::string shardName(size_t Index, size_t Count) {
   return Buffer;
 }
 
-/// Fills shards greedily in output order, starting a new shard when the
-/// next tensor would pass the limit (a tensor larger than the limit gets a
-/// shard of its own).
-std::vector<OutputShard> assignShards(std::vector<PlannedTensor> Tensors, uint64_t Limit,
-                                      bool SingleFile) {
+/// Fills shards greedily, group by group, starting a new shard with each
+/// group and whenever the next tensor would pass the limit (a tensor larger
+/// than the limit gets a shard of its own). A single-file output takes all
+/// groups in one file.
+std::vector<OutputShard> assignShards(std::vector<std::vector<PlannedTensor>> Groups,
+                                      uint64_t Limit, bool SingleFile) {
   std::vector<OutputShard> Shards;
-  for (PlannedTensor &T : Tensors) {
-    bool Full = !Shards.empty() && !SingleFile && Shards.back().DataSize + T.size() > Limit &&
-                !Shards.back().Tensors.empty();
-    if (Shards.empty() || Full)
-      Shards.emplace_back();
-    Shards.back().DataSize += T.size();
-    Shards.back().Tensors.push_back(std::move(T));
+  for (std::vector<PlannedTensor> &Group : Groups) {
+    bool NewGroup = true;
+    for (PlannedTensor &T : Group) {
+      bool Full = !Shards.empty() && !SingleFile && !Shards.back().Tensors.empty() &&
+                  (NewGroup || Shards.back().DataSize + T.size() > Limit);
+      if (Shards.empty() || Full)
+        Shards.emplace_back();
+      NewGroup = false;
+      Shards.back().DataSize += T.size();
+      Shards.back().Tensors.push_back(std::move(T));
+    }
   }
   if (Shards.empty())
     Shards.emplace_back();
@@ -108,45 +158,48 @@ std::vector<OutputShard> assignShards(std::vector<PlannedTensor> Tensors, uint64
   return Shards;
 }
 
-/// Plans one output shard: header, then the tensor ranges, merging ranges
-/// that are adjacent in both files into one copy.
+/// Plans one output shard: the copies, merging tensors that are adjacent in
+/// both files into one range, then the header, padded so that the most
+/// bytes keep their source offset modulo \p Granule.
 PlannedFile planShard(OutputShard &Shard, const Json &Metadata,
-                      const std::vector<uint32_t> &SourceIds, const HfModel &Model) {
-  std::vector<safetensors::OutputTensor> Headers;
-  for (const PlannedTensor &T : Shard.Tensors)
-    Headers.push_back({T.Name, T.Entry->DType, T.Entry->Shape, T.size()});
-
+                      const std::vector<uint32_t> &SourceIds, const HfModel &Model,
+                      uint64_t Granule) {
   PlannedFile File;
   File.Path = Shard.Name;
-  File.Prefix = safetensors::buildHeader(Metadata, Headers);
-  uint64_t Offset = File.Prefix.size();
+  uint64_t Offset = 0;
   for (const PlannedTensor &T : Shard.Tensors) {
     uint32_t Source = SourceIds[T.SourceShard];
     uint64_t SourceOffset = Model.Shards[T.SourceShard].Header.DataStart + T.Entry->Begin;
-    if (!File.Copies.empty()) {
-      CopyRange &Last = File.Copies.back();
-      if (Last.Source == Source && Last.SourceOffset + Last.Length == SourceOffset) {
-        Last.Length += T.size();
-        Offset += T.size();
-        continue;
-      }
-    }
-    if (T.size() > 0)
+    CopyRange *Last = File.Copies.empty() ? nullptr : &File.Copies.back();
+    if (Last && Last->Source == Source && Last->SourceOffset + Last->Length == SourceOffset)
+      Last->Length += T.size();
+    else if (T.size() > 0)
       File.Copies.push_back({Source, SourceOffset, T.size(), Offset});
     Offset += T.size();
   }
-  File.Size = Offset;
-  Shard.FileSize = Offset;
+
+  std::vector<safetensors::OutputTensor> Headers;
+  for (const PlannedTensor &T : Shard.Tensors)
+    Headers.push_back({T.Name, T.Entry->DType, T.Entry->Shape, T.size()});
+  File.Prefix = safetensors::buildHeader(Metadata, Headers);
+  uint64_t DataStart =
+      alignedDataStart(File.Copies, File.Prefix.size(), safetensors::DataAlignment, Granule);
+  safetensors::padHeader(File.Prefix, DataStart);
+
+  for (CopyRange &Range : File.Copies)
+    Range.OutputOffset += DataStart;
+  File.Size = DataStart + Offset;
+  Shard.FileSize = File.Size;
   return File;
 }
 
 /// Plans every output shard, in parallel because building 100,000 header
 /// entries is the largest part of planning a large MoE checkpoint.
 void planShards(HfPlan &Plan, const Json &Metadata, const std::vector<uint32_t> &SourceIds,
-                const HfModel &Model) {
+                const HfModel &Model, uint64_t Granule) {
   std::vector<PlannedFile> Files(Plan.Shards.size());
   parallelFor(Files.size(), /*Threads=*/0, [&](size_t Index) {
-    Files[Index] = planShard(Plan.Shards[Index], Metadata, SourceIds, Model);
+    Files[Index] = planShard(Plan.Shards[Index], Metadata, SourceIds, Model, Granule);
   });
   for (PlannedFile &File : Files)
     Plan.Write.Files.push_back(std::move(File));
@@ -234,25 +287,26 @@ llvm::Expected<HfPlan> planHf(const HfModel &Model, const Compilation &C,
   for (const Shard &S : Model.Shards)
     SourceIds.push_back(addSource(Plan, joinPath(Model.RealDir, S.Name)));
 
-  std::vector<PlannedTensor> Tensors = TensorLayout(Model, C).build(Plan);
-  for (const PlannedTensor &T : Tensors) {
-    Plan.TotalTensorBytes += T.size();
-    Plan.TotalParameters += elementCount(*T.Entry);
-  }
+  std::vector<std::vector<PlannedTensor>> Groups = TensorLayout(Model, C).build(Plan);
+  for (const std::vector<PlannedTensor> &Group : Groups)
+    for (const PlannedTensor &T : Group) {
+      Plan.TotalTensorBytes += T.size();
+      Plan.TotalParameters += elementCount(*T.Entry);
+    }
 
   bool SingleSource = !Model.Index;
   bool SingleFile = SingleSource && !Options.MaxShardSize;
   Plan.MaxShardSize = Options.MaxShardSize.value_or(Model.largestShardDataSize());
   if (Plan.MaxShardSize == 0)
     return plainError("the maximum shard size must be positive");
-  Plan.Shards = assignShards(std::move(Tensors), Plan.MaxShardSize, SingleFile);
+  Plan.Shards = assignShards(std::move(Groups), Plan.MaxShardSize, SingleFile);
   Plan.WritesIndex = !SingleFile;
 
   Json Metadata = Model.Shards.empty() ? Json(nullptr) : Model.Shards.front().Header.Metadata;
   if (llvm::any_of(Model.Shards, [&](const Shard &S) { return S.Header.Metadata != Metadata; }))
     Plan.Warnings.push_back("source shards carry different __metadata__; every output shard "
                             "takes the first shard's");
-  planShards(Plan, Metadata, SourceIds, Model);
+  planShards(Plan, Metadata, SourceIds, Model, Options.CopyAlignment);
 
   if (Plan.WritesIndex)
     addGeneratedFile(Plan, "model.safetensors.index.json", buildIndex(Model, Plan));

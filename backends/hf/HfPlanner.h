@@ -4,6 +4,7 @@
 #ifndef RYSC_BACKENDS_HF_HFPLANNER_H
 #define RYSC_BACKENDS_HF_HFPLANNER_H
 
+#include "backends/CopyAlignment.h"
 #include "backends/Plan.h"
 #include "backends/hf/HfModel.h"
 #include "compiler/Compiler.h"
@@ -20,6 +21,9 @@ struct HfPlanOptions {
   std::optional<uint64_t> MaxShardSize;
   /// The provenance record, written as rysc.json.
   std::string ProvenanceJson;
+  /// Copied bytes keep their source offset modulo this many bytes where a
+  /// shard's header can absorb the shift (CopyAlignment.h); 0 turns it off.
+  uint64_t CopyAlignment = DefaultCopyAlignment;
 };
 
 /// One output tensor and its source bytes.

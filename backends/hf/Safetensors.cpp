@@ -34,6 +34,7 @@ constexpr DTypeInfo DTypes[] = {
 };
 
 constexpr uint64_t LengthFieldSize = 8;
+static_assert(LengthFieldSize == DataAlignment, "buildHeader pads to the length field's size");
 constexpr StringRef MetadataKey = "__metadata__";
 
 /// nlohmann's parse errors quote the last token read, which can be as long
@@ -591,6 +592,12 @@ std::string buildHeader(const nlohmann::ordered_json &Metadata,
   std::string Bytes(LengthFieldSize, '\0');
   support::endian::write64le(Bytes.data(), Json.size());
   return Bytes + Json;
+}
+
+void padHeader(std::string &Header, uint64_t DataStart) {
+  assert(DataStart >= Header.size() && "padding cannot shorten a header");
+  Header.append(DataStart - Header.size(), ' ');
+  support::endian::write64le(Header.data(), Header.size() - LengthFieldSize);
 }
 
 } // namespace rysc::safetensors

@@ -97,6 +97,15 @@ struct OutputTensor {
 std::string buildHeader(const nlohmann::ordered_json &Metadata,
                         llvm::ArrayRef<OutputTensor> Tensors);
 
+/// The alignment of the data section that buildHeader keeps.
+constexpr uint64_t DataAlignment = 8;
+
+/// Appends spaces to the JSON of \p Header, a result of buildHeader, and
+/// updates its length field, so that the data section starts at
+/// \p DataStart. The format allows whitespace after the JSON object.
+/// \p DataStart must be at least Header.size().
+void padHeader(std::string &Header, uint64_t DataStart);
+
 } // namespace rysc::safetensors
 
 #endif // RYSC_BACKENDS_HF_SAFETENSORS_H

@@ -5,6 +5,7 @@
 #include "compiler/Error.h"
 
 #include "llvm/Support/Format.h"
+#include "llvm/Support/MathExtras.h"
 
 namespace rysc::driver {
 
@@ -19,9 +20,10 @@ struct CommandSpec {
 
 const CommandSpec Commands[] = {
     {"plan", "RECIPE [MODEL]", "show what apply would do; reads only config and headers",
-     "--layers --format --max-shard-size --split-max-size --strict"},
+     "--layers --format --max-shard-size --split-max-size --copy-alignment --strict"},
     {"apply", "RECIPE MODEL OUT", "write the output: a new folder OUT, or file OUT for GGUF",
-     "--layers --max-shard-size --split-max-size --jobs --force --strict --verbose"},
+     "--layers --max-shard-size --split-max-size --copy-alignment --jobs --force --strict "
+     "--verbose"},
     {"verify", "RECIPE SOURCE OUT", "check that OUT is exactly what the recipe makes of SOURCE",
      "--format --jobs --strict"},
     {"check", "MODEL", "check a checkpoint's internal consistency, with no recipe",
@@ -35,6 +37,7 @@ enum class OptionId {
   Format,
   MaxShardSize,
   SplitMaxSize,
+  CopyAlignment,
   Jobs,
   Force,
   Strict,
@@ -59,6 +62,9 @@ const OptionSpec OptionTable[] = {
      "source's largest shard; a single-file source stays one file)"},
     {OptionId::SplitMaxSize, "--split-max-size", "SIZE",
      "tensor data bytes per GGUF output part, e.g. 4GB (default: as many parts as the source)"},
+    {OptionId::CopyAlignment, "--copy-alignment", "SIZE",
+     "pad headers so that copied bytes keep their source offset modulo SIZE, a power of two "
+     "(default: 2MiB, for files that copy at least 64 times SIZE; 0 turns it off)"},
     {OptionId::Jobs, "--jobs", "N",
      "files written or tensors hashed in parallel (default: the core count)"},
     {OptionId::Force, "--force", nullptr, "replace OUT if it exists and is not empty"},
@@ -108,6 +114,14 @@ llvm::Error applyOption(Options &Result, const OptionSpec &Spec, llvm::StringRef
     if (!Result.SplitMaxSize || *Result.SplitMaxSize == 0)
       return usageError("--split-max-size needs a size such as 4GB or 2GiB, found '" + Value + "'");
     return llvm::Error::success();
+  case OptionId::CopyAlignment: {
+    std::optional<uint64_t> Size = parseSize(Value);
+    if (!Size || (*Size != 0 && !llvm::isPowerOf2_64(*Size)) || *Size > (1ull << 30))
+      return usageError("--copy-alignment needs 0 or a power of two up to 1GiB, such as 2MiB, "
+                        "found '" + Value + "'");
+    Result.CopyAlignment = *Size;
+    return llvm::Error::success();
+  }
   case OptionId::Jobs:
     if (Value.getAsInteger(10, Result.Jobs) || Result.Jobs == 0)
       return usageError("--jobs needs a positive integer, found '" + Value + "'");

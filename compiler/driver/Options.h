@@ -3,6 +3,8 @@
 #ifndef RYSC_DRIVER_OPTIONS_H
 #define RYSC_DRIVER_OPTIONS_H
 
+#include "backends/CopyAlignment.h"
+
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -21,6 +23,7 @@ struct Options {
   std::string Format = "text";
   std::optional<uint64_t> MaxShardSize;
   std::optional<uint64_t> SplitMaxSize;
+  uint64_t CopyAlignment = DefaultCopyAlignment;
   unsigned Jobs = 0;
   bool Force = false;
   bool Strict = false;

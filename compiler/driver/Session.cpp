@@ -119,6 +119,7 @@ std::string Session::provenanceText(llvm::StringRef Format, llvm::StringRef Conf
 bool Session::planHf() {
   hf::HfPlanOptions Options;
   Options.MaxShardSize = Opts.MaxShardSize;
+  Options.CopyAlignment = Opts.CopyAlignment;
   Options.ProvenanceJson = provenanceText("safetensors", Hf->ConfigText);
   auto Plan = hf::planHf(*Hf, *Compiled, Options);
   if (!Plan) {
@@ -134,6 +135,7 @@ bool Session::planHf() {
 bool Session::planGguf(llvm::StringRef OutName) {
   gguf::GgufPlanOptions Options;
   Options.SplitMaxSize = Opts.SplitMaxSize;
+  Options.CopyAlignment = Opts.CopyAlignment;
   std::string Metadata = Kind == InputKind::Gguf ? Facts.Config.dump() : std::string();
   Options.ProvenanceJson = provenanceText("gguf", Metadata);
   auto Plan = gguf::planGguf(*Gguf, *Compiled, OutName, Options);

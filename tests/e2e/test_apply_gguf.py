@@ -433,6 +433,91 @@ class Qwen35ApplyTest(GgufTestCase):
         self.assertEqual(overwritten, original)
 
 
+class AlignedLayoutApplyTest(GgufTestCase):
+    """The output mirrors the source's tensor order, and --copy-alignment pads the header with rys.padding."""
+
+    fixture_names = ("qwen35",)
+    GRANULE = 4096
+
+    def setUp(self):
+        self.source = read_gguf(self.sources["qwen35"])
+
+    def expected_order(self):
+        """Source tensors in source order, named for their first output block, then each further copy in source order."""
+        outputs = {}
+        for out, source in enumerate(QWEN35_MAP):
+            outputs.setdefault(source, []).append(out)
+        outputs[QWEN35_TRUNK] = [len(QWEN35_MAP)]  # the MTP block follows the new trunk
+        order = []
+        for copy in range(max(len(blocks) for blocks in outputs.values())):
+            for name in self.source.tensors:
+                match = BLOCK_NAME.match(name)
+                if match is None:
+                    if copy == 0:
+                        order.append(name)
+                elif copy < len(outputs[int(match[1])]):
+                    order.append(f"blk.{outputs[int(match[1])][copy]}.{match[2]}")
+        return order
+
+    def assert_same_phase(self, output, names, granule):
+        """Assert that each named output tensor sits at its source tensor's file offset modulo granule."""
+        expected = expected_sources(self.source.tensors, QWEN35_TRUNK, QWEN35_MAP)
+        problems = []
+        for name in names:
+            got = (output.data_offset + output.tensors[name].offset) % granule
+            want = (self.source.data_offset + self.source.tensors[expected[name]].offset) % granule
+            if got != want:
+                problems.append(f"{name}: offset {got} modulo {granule}, source {want}")
+        self.assertEqual(problems, [])
+
+    def test_default_layout_mirrors_source(self):
+        out, _ = self.apply(QWEN35_RECIPE, "qwen35")
+        output = read_gguf(out)
+        self.assertEqual(list(output.tensors), self.expected_order())
+        self.assertNotIn("rys.padding", output.metadata)
+        self.assert_tensors(
+            output.tensors, self.source.tensors, expected_sources(self.source.tensors, QWEN35_TRUNK, QWEN35_MAP)
+        )
+
+    def test_copy_alignment_pads_header_to_the_source_phase(self):
+        out, _ = self.apply(QWEN35_RECIPE, "qwen35", "--copy-alignment", "4KiB")
+        output = read_gguf(out)
+        self.assertEqual(list(output.tensors), self.expected_order())
+
+        padding_type, padding = output.metadata["rys.padding"]
+        self.assertEqual(padding_type, "STRING")
+        self.assertEqual(padding.strip(" "), "")
+        self.assertEqual(list(output.metadata)[-1], "rys.padding")
+        self.assertEqual(output.data_offset % self.GRANULE, self.source.data_offset % self.GRANULE)
+
+        # Every tensor before the copies keeps its offset modulo the granule.
+        order = self.expected_order()
+        self.assert_same_phase(output, order[: len(order) - self.copied_tensors()], self.GRANULE)
+        self.assert_tensors(
+            output.tensors, self.source.tensors, expected_sources(self.source.tensors, QWEN35_TRUNK, QWEN35_MAP)
+        )
+        verified = self.run_checked("verify", self.write_recipe(QWEN35_RECIPE), self.sources["qwen35"], out)
+        self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
+
+    def test_copy_alignment_zero_adds_no_padding(self):
+        out, _ = self.apply(QWEN35_RECIPE, "qwen35", "--copy-alignment", "0")
+        output = read_gguf(out)
+        self.assertNotIn("rys.padding", output.metadata)
+        self.assertEqual(list(output.tensors), self.expected_order())
+
+    def test_copy_alignment_must_be_a_power_of_two(self):
+        result = self.run_checked(
+            "apply", "--copy-alignment", "3000", self.write_recipe(QWEN35_RECIPE), self.sources["qwen35"], "x.gguf"
+        )
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("--copy-alignment needs 0 or a power of two up to 1GiB, such as 2MiB, found '3000'", result.stderr)
+
+    def copied_tensors(self):
+        """The tensor count of source blocks 15 to 19, which are copied once more."""
+        blocks = [BLOCK_NAME.match(name) for name in self.source.tensors]
+        return sum(1 for match in blocks if match and 15 <= int(match[1]) < 20)
+
+
 class Qwen35RecurrentApplyTest(GgufTestCase):
     """qwen35 with an explicit qwen35.attention.recurrent_layers BOOL array of 65 entries."""
 
@@ -627,9 +712,9 @@ class LargeVocabularyApplyTest(GgufTestCase):
     def test_split_output_keeps_tokenizer_in_first_part(self):
         out, _ = self.apply(
             LLAMA_RECIPE, "large_vocab", "--split-max-size", "1MB",
-            out_name="rys.gguf", expected_files=["rys-00001-of-00003.gguf", "rys-00002-of-00003.gguf", "rys-00003-of-00003.gguf"],
+            out_name="rys.gguf", expected_files=[f"rys-0000{number}-of-00004.gguf" for number in (1, 2, 3, 4)],
         )
-        output = read_gguf_split(out.parent / "rys-00001-of-00003.gguf")
+        output = read_gguf_split(out.parent / "rys-00001-of-00004.gguf")
         for key in self.TOKENIZER_ARRAYS:
             self.assertEqual(output.parts[0].metadata[key], self.source.metadata[key], key)
             self.assertNotIn(key, output.parts[1].metadata)

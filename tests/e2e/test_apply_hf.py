@@ -12,9 +12,11 @@ source tree) and RYSC_SOURCE_DIR the source tree (default: two folders up).
 import copy
 import json
 import os
+import re
 import resource
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -117,6 +119,12 @@ def expected_config(source_config, decoder_path, layer_map, per_layer_keys):
 
 def load_json(path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def data_start(path):
+    """The file offset of a safetensors file's data section: 8 plus the header length."""
+    with open(path, "rb") as file:
+        return 8 + struct.unpack("<Q", file.read(8))[0]
 
 
 def shard_names(folder):
@@ -250,6 +258,62 @@ class Qwen36ApplyTest(ApplyTestCase):
                 self.assertEqual(output.tensors[name].dtype, source.tensors[name].dtype, name)
                 self.assertEqual(output.tensors[name].shape, source.tensors[name].shape, name)
                 self.assertEqual(output.tensors[name].data_bytes, source.tensors[name].data_bytes, name)
+
+    def test_example_output_mirrors_source_shards(self):
+        # Each source shard becomes the output shard of the same number, with its tensors
+        # renamed and in the same byte order. The extra copies follow in a shard of their own.
+        renamed = {f"{QWEN36_PREFIX}.{source}.": f"{QWEN36_PREFIX}.{source if source < 20 else source + 5}." for source in range(64)}
+        source_shards = shard_names(self.source)
+        output_shards = shard_names(self.example_out)
+        self.assertEqual(output_shards, [f"model-0000{k}-of-00006.safetensors" for k in range(1, 7)])
+
+        def rename(name, table):
+            match = re.match(rf"^{re.escape(QWEN36_PREFIX)}\.(\d+)\.", name)
+            return table[match[0]] + name[match.end():] if match else name
+
+        copies = []
+        for source_name, output_name in zip(source_shards, output_shards):
+            _, source_tensors = read_safetensors(self.source / source_name)
+            _, output_tensors = read_safetensors(self.example_out / output_name)
+            self.assertEqual(list(output_tensors), [rename(name, renamed) for name in source_tensors], output_name)
+            for name, record in output_tensors.items():
+                self.assertEqual(record.begin, source_tensors[rename(name, {v: k for k, v in renamed.items()})].begin, name)
+            copies += [name for name in source_tensors if re.match(rf"^{re.escape(QWEN36_PREFIX)}\.1[5-9]\.", name)]
+
+        _, copy_tensors = read_safetensors(self.example_out / output_shards[-1])
+        copy_names = {f"{QWEN36_PREFIX}.{source}.": f"{QWEN36_PREFIX}.{source + 5}." for source in range(15, 20)}
+        self.assertEqual(list(copy_tensors), [rename(name, copy_names) for name in copies])
+
+    def test_copy_alignment_keeps_source_offsets(self):
+        out = self.apply(EXAMPLE_RECIPE, "--copy-alignment", "4KiB")
+        self.check(out, EXAMPLE_MAP, self.expected_config(EXAMPLE_MAP))
+        source_offsets = {}
+        for name in shard_names(self.source):
+            start = data_start(self.source / name)
+            for tensor, record in read_safetensors(self.source / name)[1].items():
+                source_offsets[tensor] = start + record.begin
+
+        def source_name(name):
+            match = re.match(rf"^{re.escape(QWEN36_PREFIX)}\.(\d+)\.", name)
+            if not match:
+                return name
+            return f"{QWEN36_PREFIX}.{EXAMPLE_MAP[int(match[1])]}." + name[match.end():]
+
+        problems = []
+        for name in shard_names(out):
+            start = data_start(out / name)
+            for tensor, record in read_safetensors(out / name)[1].items():
+                got = (start + record.begin) % 4096
+                want = source_offsets[source_name(tensor)] % 4096
+                if got != want:
+                    problems.append(f"{name}: {tensor} at {got} modulo 4096, source at {want}")
+        self.assertEqual(problems, [])
+
+        # The default granule, 2 MiB, is too large for shards this small: no padding.
+        for name in shard_names(self.example_out):
+            header_size = data_start(self.example_out / name) - 8
+            text = (self.example_out / name).read_bytes()[8 : 8 + header_size]
+            self.assertLess(len(text) - len(text.rstrip(b" ")), 8, name)
 
     def test_example_copies_other_files(self):
         copied = [path for path in hfcheck.list_files(self.source) if not path.endswith(".safetensors")]

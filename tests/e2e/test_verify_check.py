@@ -1079,7 +1079,7 @@ class CheckTest(RyscTestCase):
 
     def test_index_names_missing_shard(self):
         model = self.copy_folder(self.qwen36_out)
-        missing = "model-00004-of-00004.safetensors"
+        missing = "model-00006-of-00006.safetensors"
         (model / missing).unlink()
         for command in ("check", "inspect"):
             with self.subTest(command=command):
