@@ -457,6 +457,12 @@ private:
     uint64_t Length;
   };
 
+  /// The name of \p File in messages: its path under the folder the user
+  /// named.
+  std::string displayName(const PlannedFile &File) const {
+    return DisplayRoot.empty() ? File.Path : DisplayRoot + "/" + File.Path;
+  }
+
   void work();
   Error syncFiles();
   void recordError(Error E);
@@ -527,7 +533,7 @@ Error PlanWriter::syncFiles() {
   for (const PlannedFile &File : Plan.Files) {
     if (Error E = checkStop())
       return E;
-    std::string Display = DisplayRoot + "/" + File.Path;
+    std::string Display = displayName(File);
     std::string Path = TempRoot + "/" + File.Path;
     FileDescriptor Written(::open(Path.c_str(), O_RDONLY | O_CLOEXEC));
     if (Written.get() < 0)
@@ -570,7 +576,7 @@ Error PlanWriter::checkStop() const {
 }
 
 Error PlanWriter::writeFile(Job &J, const PlannedFile &File) {
-  std::string Display = DisplayRoot + "/" + File.Path;
+  std::string Display = displayName(File);
   std::string Path = TempRoot + "/" + File.Path;
   FileDescriptor Output(
       ::open(Path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
@@ -814,8 +820,11 @@ Error installOutputFolder(TemporaryFolder &Temp, const OutputFolder &Folder,
   return syncFolder(Folder.Parent);
 }
 
+/// Writes every file into \p Temp and syncs them. Messages name a file as
+/// \p DisplayRoot, the folder the user named (empty for the current one),
+/// followed by its planned path.
 Error writeAndSync(const WritePlan &Plan, ArrayRef<SourceFile> Sources,
-                   const TemporaryFolder &Temp, const OutputFolder &Folder,
+                   const TemporaryFolder &Temp, StringRef DisplayRoot,
                    const ExecuteOptions &Options) {
   // mkdtemp creates the folder with mode 0700, so it gets the usual 0755.
   // umask is not applied because reading it means changing it for the
@@ -827,7 +836,7 @@ Error writeAndSync(const WritePlan &Plan, ArrayRef<SourceFile> Sources,
   if (Error E = createSubfolders(Temp.path(), Subfolders))
     return E;
 
-  PlanWriter Writer(Plan, Sources, Temp.path(), Folder.Display, Options);
+  PlanWriter Writer(Plan, Sources, Temp.path(), DisplayRoot.str(), Options);
   if (Error E = Writer.run())
     return E;
 
@@ -878,7 +887,7 @@ Error executePlan(const WritePlan &Plan, StringRef OutDir,
   Expected<TemporaryFolder> Temp = TemporaryFolder::create(*Folder, "tmp");
   if (!Temp)
     return Temp.takeError();
-  if (Error E = writeAndSync(Plan, *Sources, *Temp, *Folder, Options))
+  if (Error E = writeAndSync(Plan, *Sources, *Temp, Folder->Display, Options))
     return E;
   return installOutputFolder(*Temp, *Folder, *State);
 }
@@ -923,7 +932,9 @@ Error executePlanAsFiles(const WritePlan &Plan, StringRef OutFile,
   Expected<TemporaryFolder> Temp = TemporaryFolder::create(*Target, "tmp");
   if (!Temp)
     return Temp.takeError();
-  if (Error E = writeAndSync(Plan, *Sources, *Temp, *Target, Options))
+  // The files land beside OutFile, so messages name them in its folder.
+  StringRef Parent = sys::path::parent_path(OutFile);
+  if (Error E = writeAndSync(Plan, *Sources, *Temp, Parent, Options))
     return E;
   if (wasInterrupted())
     return plainError("interrupted");

@@ -499,6 +499,19 @@ class AlignedLayoutApplyTest(GgufTestCase):
         verified = self.run_checked("verify", self.write_recipe(QWEN35_RECIPE), self.sources["qwen35"], out)
         self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
 
+    def test_verbose_lists_copies_into_the_output_file(self):
+        out, result = self.apply(QWEN35_RECIPE, "qwen35", "--verbose")
+        output = read_gguf(out)
+        lines = [line for line in result.stderr.splitlines() if line.startswith("copy ")]
+        self.assertEqual(len(lines), len(output.tensors))
+
+        first = next(iter(self.source.tensors.values()))
+        self.assertEqual(
+            lines[0],
+            f"copy {len(first.data_bytes)} bytes from '{self.sources['qwen35']}' at "
+            f"{self.source.data_offset + first.offset} to '{out}' at {output.data_offset}",
+        )
+
     def test_copy_alignment_zero_adds_no_padding(self):
         out, _ = self.apply(QWEN35_RECIPE, "qwen35", "--copy-alignment", "0")
         output = read_gguf(out)
