@@ -23,8 +23,8 @@ def size_key(label: str) -> float:
 
 def apply_table(rows: list) -> str:
     lines = [
-        "| size | form | command | median s | written | MiB/s | × cp | peak RSS | CPU s | min–max s |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| size | form | command | median s | written | MiB/s | × cp | × cp, paired | peak RSS | CPU s | min–max s |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     rows = sorted(rows, key=lambda r: (size_key(r["size"]), r["form"], TOOL_ORDER[(r["tool"], r["jobs"])]))
     for row in rows:
@@ -34,7 +34,8 @@ def apply_table(rows: list) -> str:
         lines.append(
             f"| {row['size']} | {'HF' if row['form'] == 'hf' else 'GGUF'} | {command} | {row['median_seconds']:.2f} "
             f"| {row['output_bytes'] / GIB:.2f} GiB | {row['throughput_bytes_per_second'] / MIB:.0f} "
-            f"| {row.get('ratio_to_cp', float('nan')):.2f} | {row['max_rss_kib'] / 1024:.1f} MiB "
+            f"| {row.get('ratio_to_cp', float('nan')):.2f} | {row.get('paired_ratio_to_cp', float('nan')):.2f} "
+            f"| {row['max_rss_kib'] / 1024:.1f} MiB "
             f"| {row['median_cpu_seconds']:.1f} | {row['min_seconds']:.1f}–{row['max_seconds']:.1f} |"
         )
     return "\n".join(lines)
@@ -50,6 +51,28 @@ def add_spread(results: dict) -> None:
             and run["exit_code"] == 0
         ]
         row["min_seconds"], row["max_seconds"] = min(times), max(times)
+
+
+def add_paired_ratio(results: dict) -> None:
+    """Add to every summary row the median, over repeats, of its throughput divided by cp's in the same repeat.
+
+    Runs of one repeat follow each other within a minute or two, so the ratio cancels
+    most of the drift of the disk's speed between repeats, which the ratio of medians
+    keeps.
+    """
+    throughput = {}
+    for run in results["runs"]:
+        if run["exit_code"] == 0 and run["seconds"] > 0:
+            key = (run["size_label"], run["form"], run["tool"], run["jobs"], run["repeat"])
+            throughput[key] = run["output_bytes"] / run["seconds"]
+    for row in results["summary"]:
+        ratios = []
+        for (size, form, tool, jobs, repeat), value in throughput.items():
+            cp = throughput.get((size, form, "cp", None, repeat))
+            if (size, form, tool, jobs) == (row["size"], row["form"], row["tool"], row["jobs"]) and cp:
+                ratios.append(value / cp)
+        if ratios:
+            row["paired_ratio_to_cp"] = statistics.median(ratios)
 
 
 def plan_lines(plan: dict) -> list:
@@ -101,6 +124,7 @@ def main(paths: list) -> int:
               f"load average {machine['load_average_at_start'][0]:.1f} at start and {results['load_average_at_end'][0]:.1f} at end.\n")
         if results["summary"]:
             add_spread(results)
+            add_paired_ratio(results)
             print(apply_table(results["summary"]) + "\n")
         if results.get("verify_summary"):
             print(verify_table(results["verify_summary"]) + "\n")
