@@ -283,6 +283,9 @@ llvm::Expected<GgufPlan> planGguf(const GgufModel &Model, const Compilation &C,
   unsigned Count = static_cast<unsigned>(
       std::min<size_t>(Model.Parts.size(), std::max<size_t>(1, Tensors->size())));
   uint32_t Alignment = Model.first().Alignment;
+  // TODO: parts of a split source's output are cut by size, not where the
+  // source's parts end, so a part that spans two source parts keeps only the
+  // larger share at its source offset modulo the copy alignment.
   std::vector<size_t> Starts = Options.SplitMaxSize
                                    ? partBoundariesBySize(*Tensors, *Options.SplitMaxSize, Alignment)
                                    : partBoundaries(*Tensors, Count, Alignment);
