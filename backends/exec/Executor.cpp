@@ -1,6 +1,7 @@
 // Carries out a WritePlan: writes its files into a new output folder.
 #include "backends/exec/Executor.h"
 
+#include "backends/FileIo.h"
 #include "compiler/Error.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -46,38 +47,12 @@ static_assert(std::atomic<bool>::is_always_lock_free,
 
 void handleInterrupt(int) { Interrupted.store(true); }
 
-std::string errnoMessage(int Errno) {
-  return std::error_code(Errno, std::generic_category()).message();
-}
-
 /// Returns true when copy_file_range failed for a reason that pread/pwrite
 /// does not share, such as a filesystem or kernel without support for it.
 bool isCopyFileRangeUnsupported(int Errno) {
   return Errno == EXDEV || Errno == ENOSYS || Errno == EOPNOTSUPP ||
          Errno == EINVAL || Errno == EPERM;
 }
-
-/// Closes a file descriptor when it goes out of scope.
-class FileDescriptor {
-public:
-  FileDescriptor() = default;
-  explicit FileDescriptor(int Fd) : Fd(Fd) {}
-  FileDescriptor(FileDescriptor &&Other) : Fd(Other.release()) {}
-  FileDescriptor &operator=(FileDescriptor &&Other) {
-    std::swap(Fd, Other.Fd);
-    return *this;
-  }
-  ~FileDescriptor() {
-    if (Fd >= 0)
-      ::close(Fd);
-  }
-
-  int get() const { return Fd; }
-  int release() { return std::exchange(Fd, -1); }
-
-private:
-  int Fd = -1;
-};
 
 /// Removes a folder and everything in it. Symbolic links inside are removed,
 /// never followed.

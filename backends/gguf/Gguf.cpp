@@ -1,6 +1,7 @@
 // Reads, validates and writes GGUF headers.
 #include "backends/gguf/Gguf.h"
 
+#include "backends/FileIo.h"
 #include "compiler/Error.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -198,47 +199,18 @@ std::optional<uint64_t> computeDataSize(ArrayRef<uint64_t> Dims,
   return Size;
 }
 
-std::string errnoMessage(int Errno) {
-  return std::error_code(Errno, std::generic_category()).message();
-}
-
-/// Closes a file descriptor when it goes out of scope.
-class FileDescriptor {
-public:
-  explicit FileDescriptor(int Descriptor) : Descriptor(Descriptor) {}
-  FileDescriptor(FileDescriptor &&Other)
-      : Descriptor(std::exchange(Other.Descriptor, -1)) {}
-  FileDescriptor(const FileDescriptor &) = delete;
-  FileDescriptor &operator=(const FileDescriptor &) = delete;
-  ~FileDescriptor() {
-    if (Descriptor >= 0)
-      ::close(Descriptor);
-  }
-  int get() const { return Descriptor; }
-
-private:
-  int Descriptor;
-};
-
-/// Reads exactly \p Size bytes at \p At, retrying short reads. A file that
-/// ends first is reported with its size when opened, \p FileSize, because
-/// it shrank while being read.
+/// Reads exactly \p Size bytes at \p At. A file that ends first is
+/// reported with its size when opened, \p FileSize, because it shrank while
+/// being read.
 Error readExactlyAt(int Descriptor, StringRef Path, uint64_t FileSize,
                     char *Destination, uint64_t Size, uint64_t At) {
-  uint64_t Done = 0;
-  while (Done < Size) {
-    ssize_t Count =
-        ::pread(Descriptor, Destination + Done, Size - Done, At + Done);
-    if (Count < 0 && errno == EINTR)
-      continue;
-    if (Count < 0)
-      return fileError(Path, "failed to read: " + errnoMessage(errno));
-    if (Count == 0)
-      return fileError(Path, "file ended at offset " + Twine(At + Done) +
-                                 " but was " + Twine(FileSize) +
-                                 " bytes when opened");
-    Done += static_cast<uint64_t>(Count);
-  }
+  Expected<uint64_t> Count = readAt(Descriptor, Path, Destination, Size, At);
+  if (!Count)
+    return Count.takeError();
+  if (*Count < Size)
+    return fileError(Path, "file ended at offset " + Twine(At + *Count) +
+                               " but was " + Twine(FileSize) +
+                               " bytes when opened");
   return Error::success();
 }
 

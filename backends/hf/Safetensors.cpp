@@ -1,6 +1,7 @@
 // Reads, validates and writes safetensors headers.
 #include "backends/hf/Safetensors.h"
 
+#include "backends/FileIo.h"
 #include "compiler/Error.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -42,26 +43,6 @@ constexpr StringRef MetadataKey = "__metadata__";
 constexpr size_t MaxJsonErrorLength = 300;
 
 using Json = nlohmann::json;
-
-std::string errnoMessage(int Errno) {
-  return std::error_code(Errno, std::generic_category()).message();
-}
-
-/// Closes a file descriptor when it goes out of scope.
-class FileDescriptor {
-public:
-  explicit FileDescriptor(int Fd) : Fd(Fd) {}
-  FileDescriptor(const FileDescriptor &) = delete;
-  FileDescriptor &operator=(const FileDescriptor &) = delete;
-  ~FileDescriptor() {
-    if (Fd >= 0)
-      ::close(Fd);
-  }
-  int get() const { return Fd; }
-
-private:
-  int Fd;
-};
 
 /// Returns \p Text with control bytes, and with \p EscapeNonAscii also
 /// bytes of 0x80 and above, written as \xNN. LLVM 14's createStringError
@@ -436,22 +417,16 @@ Error checkCoverage(StringRef Path, ArrayRef<TensorEntry> Tensors,
                              " trailing bytes)");
 }
 
-/// Reads exactly \p Size bytes at \p Offset, retrying short reads.
+/// Reads exactly \p Size bytes of the header at \p Offset.
 Error readExactly(StringRef Path, int Fd, char *Buffer, size_t Size,
                   uint64_t Offset) {
-  size_t Done = 0;
-  while (Done < Size) {
-    ssize_t Count = ::pread(Fd, Buffer + Done, Size - Done, Offset + Done);
-    if (Count < 0 && errno == EINTR)
-      continue;
-    if (Count < 0)
-      return fileError(Path, "failed to read: " + errnoMessage(errno));
-    if (Count == 0)
-      return fileError(Path, "file ended at offset " + Twine(Offset + Done) +
-                                 " while reading the header, expected " +
-                                 Twine(Offset + Size) + " bytes");
-    Done += static_cast<size_t>(Count);
-  }
+  Expected<uint64_t> Count = readAt(Fd, Path, Buffer, Size, Offset);
+  if (!Count)
+    return Count.takeError();
+  if (*Count < Size)
+    return fileError(Path, "file ended at offset " + Twine(Offset + *Count) +
+                               " while reading the header, expected " +
+                               Twine(Offset + Size) + " bytes");
   return Error::success();
 }
 
