@@ -64,4 +64,21 @@ bool LayerMap::isIdentity() const {
   return true;
 }
 
+std::vector<std::vector<uint32_t>> layerOutputs(const LayerMap &Map, uint32_t ExtraLayers) {
+  std::vector<std::vector<uint32_t>> Outputs(Map.sourceCount() + ExtraLayers);
+  for (uint32_t Out = 0; Out < Map.outputCount(); ++Out) {
+    std::vector<uint32_t> &List = Outputs[Map[Out].Source];
+    bool FirstOriginal = !Map[Out].isCopy() && llvm::all_of(List, [&](uint32_t Earlier) {
+                           return Map[Earlier].isCopy();
+                         });
+    if (FirstOriginal)
+      List.insert(List.begin(), Out);
+    else
+      List.push_back(Out);
+  }
+  for (uint32_t Index = 0; Index < ExtraLayers; ++Index)
+    Outputs[Map.sourceCount() + Index].push_back(Map.outputCount() + Index);
+  return Outputs;
+}
+
 } // namespace rysc

@@ -67,6 +67,14 @@ private:
   std::vector<Seam> Seams;
 };
 
+/// Returns, for each source layer, the output layers made from it: the
+/// original (the output no duplicate statement made) first, then the
+/// copies in output order. A source layer whose outputs are all copies
+/// lists them in output order. \p ExtraLayers more entries follow the
+/// source layers, one output each, numbered after the new trunk (inline
+/// extra stacks such as an MTP layer).
+std::vector<std::vector<uint32_t>> layerOutputs(const LayerMap &Map, uint32_t ExtraLayers);
+
 } // namespace rysc
 
 #endif // RYSC_COMPILER_LAYERMAP_H

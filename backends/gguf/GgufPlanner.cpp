@@ -25,25 +25,22 @@ struct OutTensor {
   TensorInfo Info; ///< Name, dims, type and size for the output.
   unsigned Part = 0;
   uint64_t SourceOffset = 0; ///< Absolute offset in the source part.
+  /// 0 for a tensor in its source place, N for the Nth extra copy.
+  size_t Round = 0;
 };
 
-/// For each source block, the output blocks made from it, in output order.
-/// Counted extra blocks (e.g. NextN) follow the source blocks and keep
-/// their place after the new trunk.
+/// For each source block, the output blocks made from it: the original
+/// (the output that no duplicate statement made) first, then the copies in
+/// output order. Counted extra blocks (e.g. NextN) follow the source blocks
+/// and keep their place after the new trunk.
 std::vector<std::vector<uint32_t>> outputsBySource(const Compilation &C) {
-  const LayerMap &Map = C.Map;
-  std::vector<std::vector<uint32_t>> Outputs(Map.sourceCount() + C.Stack.inlineCount());
-  for (uint32_t Out = 0; Out < Map.outputCount(); ++Out)
-    Outputs[Map[Out].Source].push_back(Out);
-  for (uint32_t Index = 0; Index < C.Stack.inlineCount(); ++Index)
-    Outputs[Map.sourceCount() + Index].push_back(Map.outputCount() + Index);
-  return Outputs;
+  return layerOutputs(C.Map, C.Stack.inlineCount());
 }
 
 /// Lays out the output tensors as a mirror of the source, so that most
 /// tensor bytes keep their offset. Every source tensor comes in source
-/// order, named for the first output block made from its block; each
-/// further copy of a block follows, again in source order. Readers find
+/// order, named for the original output block made from its block; each
+/// copy of a block follows, again in source order. Readers find
 /// tensors by name, so the copies need not sit between their neighbours.
 llvm::Expected<std::vector<OutTensor>> layoutTensors(const GgufModel &Model, const Compilation &C) {
   std::vector<std::vector<uint32_t>> Outputs = outputsBySource(C);
@@ -65,6 +62,7 @@ llvm::Expected<std::vector<OutTensor>> layoutTensors(const GgufModel &Model, con
       if (Split->Layer >= Outputs.size() || Round >= Outputs[Split->Layer].size())
         continue;
       Out.Info.Name = layerTensorName(Prefix, Outputs[Split->Layer][Round], Split->Rest);
+      Out.Round = Round;
       if (Out.Info.Name.size() > MaxTensorNameLength)
         return plainError("tensor '" + T.Info->Name + "' would be renamed '" + Out.Info.Name +
                           "', longer than GGUF's limit of " + llvm::Twine(MaxTensorNameLength) +
@@ -123,21 +121,18 @@ llvm::Expected<std::vector<KeyValue>> editMetadata(const GgufModel &Model, const
   return Result;
 }
 
-/// Splits \p Tensors into \p Count consecutive parts of similar byte size,
-/// each with at least one tensor.
-std::vector<size_t> partBoundaries(const std::vector<OutTensor> &Tensors, unsigned Count,
-                                   uint32_t Alignment) {
-  uint64_t Total = 0;
-  for (const OutTensor &T : Tensors)
-    Total += paddedSize(T.Info.Size, Alignment);
+/// Starts a new part where the source part changes and where each round
+/// of extra copies begins, so that a split source keeps its parts and the
+/// copies get parts of their own.
+std::vector<size_t> mirrorBoundaries(const std::vector<OutTensor> &Tensors) {
   std::vector<size_t> Starts = {0};
-  uint64_t Running = 0;
-  for (size_t Index = 0; Index < Tensors.size() && Starts.size() < Count; ++Index) {
-    uint64_t Target = Total / Count * Starts.size();
-    size_t Remaining = Tensors.size() - Index;
-    if (Index > Starts.back() && (Running >= Target || Remaining <= Count - Starts.size()))
+  for (size_t Index = 1; Index < Tensors.size(); ++Index) {
+    const OutTensor &Previous = Tensors[Index - 1];
+    const OutTensor &T = Tensors[Index];
+    bool NewRound = T.Round != Previous.Round;
+    bool NewPart = T.Round == 0 && T.Part != Previous.Part;
+    if (NewRound || NewPart)
       Starts.push_back(Index);
-    Running += paddedSize(Tensors[Index].Info.Size, Alignment);
   }
   return Starts;
 }
@@ -280,19 +275,17 @@ llvm::Expected<GgufPlan> planGguf(const GgufModel &Model, const Compilation &C,
   if (!Metadata)
     return Metadata.takeError();
 
-  unsigned Count = static_cast<unsigned>(
-      std::min<size_t>(Model.Parts.size(), std::max<size_t>(1, Tensors->size())));
+  // A single-file source stays one file; a split source keeps its parts.
   uint32_t Alignment = Model.first().Alignment;
-  // TODO: parts of a split source's output are cut by size, not where the
-  // source's parts end, so a part that spans two source parts keeps only the
-  // larger share at its source offset modulo the copy alignment.
-  std::vector<size_t> Starts = Options.SplitMaxSize
-                                   ? partBoundariesBySize(*Tensors, *Options.SplitMaxSize, Alignment)
-                                   : partBoundaries(*Tensors, Count, Alignment);
+  std::vector<size_t> Starts = {0};
+  if (Options.SplitMaxSize)
+    Starts = partBoundariesBySize(*Tensors, *Options.SplitMaxSize, Alignment);
+  else if (Model.Parts.size() > 1)
+    Starts = mirrorBoundaries(*Tensors);
   if (Starts.size() > 99999)
     return plainError("--split-max-size would make " + llvm::Twine(Starts.size()) +
                       " parts; GGUF split names allow at most 99999");
-  Count = static_cast<unsigned>(Starts.size());
+  unsigned Count = static_cast<unsigned>(Starts.size());
   for (unsigned Part = 0; Part < Count; ++Part) {
     size_t Begin = Starts[Part];
     size_t End = Part + 1 < Count ? Starts[Part + 1] : Tensors->size();

@@ -24,7 +24,7 @@ std::string joinPath(llvm::StringRef Dir, llvm::StringRef Name) {
 
 /// Orders the output as a mirror of the source, so that most tensor bytes
 /// keep their place. Every source tensor comes in source order, named for
-/// the first output layer made from its layer; each further copy of a layer
+/// the original output layer made from its layer; each copy of a layer
 /// follows, again in source order. Each source shard and each round of
 /// copies is a group. Groups never share an output shard, so tensors that
 /// are contiguous in a source shard stay contiguous in one output shard and
@@ -67,16 +67,11 @@ public:
   }
 
 private:
-  /// Fills Outputs: for each source layer, the output layers made from it in
-  /// output order. Inline extra stacks (e.g. MTP at model.layers.N) follow
-  /// the source layers and keep their place after the new trunk.
+  /// Fills Outputs: for each source layer, the output layers made from it,
+  /// the original first. Inline extra stacks (e.g. MTP at model.layers.N)
+  /// follow the source layers and keep their place after the new trunk.
   void collectOutputs() {
-    const LayerMap &Map = C.Map;
-    Outputs.assign(Map.sourceCount() + C.Stack.inlineCount(), {});
-    for (uint32_t Out = 0; Out < Map.outputCount(); ++Out)
-      Outputs[Map[Out].Source].push_back(Out);
-    for (uint32_t Index = 0; Index < C.Stack.inlineCount(); ++Index)
-      Outputs[Map.sourceCount() + Index].push_back(Map.outputCount() + Index);
+    Outputs = layerOutputs(C.Map, C.Stack.inlineCount());
     for (const std::vector<uint32_t> &Layers : Outputs)
       Rounds = std::max(Rounds, Layers.size());
   }

@@ -736,7 +736,7 @@ class LargeVocabularyApplyTest(GgufTestCase):
         )
 
     def test_split_source_tokenizer_from_first_part(self):
-        parts = [f"rys-0000{number}-of-00003.gguf" for number in (1, 2, 3)]
+        parts = [f"rys-0000{number}-of-00004.gguf" for number in (1, 2, 3, 4)]
         out, _ = self.apply(LLAMA_RECIPE, "large_vocab_split", out_name="rys.gguf", expected_files=parts)
         source = read_gguf_split(self.sources["large_vocab_split"])
         output = read_gguf_split(out.parent / parts[0])
@@ -845,10 +845,10 @@ class QuantizedApplyTest(GgufTestCase):
 
 
 class SplitApplyTest(GgufTestCase):
-    """The llama fixture as 3 gguf-split parts; the output has the same number of parts."""
+    """The llama fixture as 3 gguf-split parts; the output keeps them and adds a part for the copies."""
 
     fixture_names = ("split",)
-    PART_NAMES = [f"rys-0000{number}-of-00003.gguf" for number in (1, 2, 3)]
+    PART_NAMES = [f"rys-0000{number}-of-00004.gguf" for number in (1, 2, 3, 4)]
 
     def setUp(self):
         self.source = read_gguf_split(self.sources["split"])
@@ -857,7 +857,7 @@ class SplitApplyTest(GgufTestCase):
         out, result = self.apply(LLAMA_RECIPE, "split", *options, out_name="rys.gguf", expected_files=self.PART_NAMES)
         return out.parent, result
 
-    def test_duplicate_writes_three_parts(self):
+    def test_duplicate_mirrors_parts_and_adds_one(self):
         self.assertEqual(self.sources["split"].name, "llama-00001-of-00003.gguf")
         out_dir, _ = self.apply_split()
         output = read_gguf_split(out_dir / self.PART_NAMES[0])
@@ -867,9 +867,21 @@ class SplitApplyTest(GgufTestCase):
         self.assertEqual(len(expected), 147 + 4 * 9)
         for number, part in enumerate(output.parts):
             self.assertEqual(part.metadata["split.no"], ("UINT16", number))
-            self.assertEqual(part.metadata["split.count"], ("UINT16", 3))
+            self.assertEqual(part.metadata["split.count"], ("UINT16", 4))
             self.assertEqual(part.metadata["split.tensors.count"], ("INT32", len(expected)))
-            self.assertGreater(len(part.tensors), 0, self.PART_NAMES[number])
+
+        # Source blocks 8..15 become output blocks 12..19; blocks 4..7 keep their
+        # place, and their copies, blocks 8..11, fill the fourth part.
+        def renamed(name):
+            match = BLOCK_NAME.match(name)
+            if match is None or int(match[1]) < 8:
+                return name
+            return f"blk.{int(match[1]) + 4}.{match[2]}"
+
+        for number, source_part in enumerate(self.source.parts):
+            self.assertEqual(list(output.parts[number].tensors), [renamed(name) for name in source_part.tensors])
+        copies = [name for name in self.source.tensors if BLOCK_NAME.match(name) and 4 <= int(BLOCK_NAME.match(name)[1]) < 8]
+        self.assertEqual(list(output.parts[3].tensors), [f"blk.{int(BLOCK_NAME.match(n)[1]) + 4}.{BLOCK_NAME.match(n)[2]}" for n in copies])
 
         self.assert_metadata(output.metadata, self.source.metadata, LLAMA_MAP, {"llama.block_count": ("UINT32", 20)})
         self.assert_tensors(output.tensors, self.source.tensors, expected)
@@ -880,11 +892,11 @@ class SplitApplyTest(GgufTestCase):
         for name in self.PART_NAMES:
             self.assertEqual((serial_dir / name).read_bytes(), (parallel_dir / name).read_bytes(), name)
 
-    def test_plan_lists_three_parts(self):
+    def test_plan_lists_four_parts(self):
         plan = self.plan_json(LLAMA_RECIPE, self.sources["split"])
         out_dir, _ = self.apply_split()
         files = plan["output"]["files"]
-        self.assertEqual(len(files), 3, files)
+        self.assertEqual(len(files), 4, files)
         for planned, name in zip(files, self.PART_NAMES):
             # plan has no OUT argument, so only the part suffix of its default name is compared.
             self.assertTrue(planned["path"].endswith(name.removeprefix("rys")), planned)
@@ -892,8 +904,9 @@ class SplitApplyTest(GgufTestCase):
             self.assertEqual(planned["tensors"], len(read_gguf(out_dir / name).tensors), name)
 
     def test_parts_colliding_with_source_rejected(self):
-        # OUT named llama.gguf beside the source would write the source's own part names.
-        recipe = self.write_recipe(LLAMA_RECIPE)
+        # A recipe with no copies keeps the source's 3 parts, so OUT named llama.gguf
+        # beside the source would write the source's own part names.
+        recipe = self.write_recipe("rys 1;\ndrop blocks[14:16];\n")
         out = self.sources["split"].parent / "llama.gguf"
         for options in ([], ["--force"]):
             with self.subTest(options=options):

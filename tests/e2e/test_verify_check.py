@@ -520,10 +520,10 @@ class VerifyPassTest(RyscTestCase):
         cls.qwen35 = cls.generate_gguf("qwen35")
         cls.qwen35_out = cls.apply(cls.qwen35_recipe, cls.qwen35, cls.root / "qwen35-rys.gguf")
         cls.split = cls.generate_gguf("split")
-        # A split source gives parts named after OUT: llama-rys-0000K-of-00003.gguf.
+        # A split source gives parts named after OUT: llama-rys-0000K-of-00004.gguf.
         cls.split_out = cls.root / "llama-rys.gguf"
         cls.apply(cls.llama_recipe, cls.split, cls.split_out)
-        cls.split_first_part = cls.root / "llama-rys-00001-of-00003.gguf"
+        cls.split_first_part = cls.root / "llama-rys-00001-of-00004.gguf"
 
     def test_qwen36_example(self):
         checks = self.assert_verify_passes(EXAMPLE_RECIPE, self.qwen36, self.qwen36_out, HF_VERIFY_CHECKS)
@@ -566,7 +566,7 @@ class VerifyPassTest(RyscTestCase):
     def test_split_gguf(self):
         checks = self.assert_verify_passes(self.llama_recipe, self.split, self.split_first_part, GGUF_VERIFY_CHECKS)
         split = read_gguf_split(self.split_first_part)
-        self.assertEqual(len(split.parts), 3)
+        self.assertEqual(len(split.parts), 4)  # the source's 3 and one for the copies
         total = sum(len(record.data_bytes) for record in split.tensors.values())
         self.assertEqual(checks["tensor-bytes"]["summary"], f"{len(split.tensors)} tensors, {total} bytes compared by SHA-256")
 
@@ -737,7 +737,7 @@ class VerifyGgufChangeTest(RyscTestCase):
 
     def copy_split_out(self):
         folder = self.copy_folder(self.split_out_dir)
-        return folder / "llama-rys-00001-of-00003.gguf"
+        return folder / "llama-rys-00001-of-00004.gguf"
 
     def test_tensor_byte_in_second_part(self):
         first_part = self.copy_split_out()

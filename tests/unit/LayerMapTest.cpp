@@ -130,3 +130,26 @@ TEST(LayerMap, IdentityWithoutEdits) {
 }
 
 } // namespace
+
+TEST(LayerOutputs, OriginalFirstThenCopies) {
+  LayerMap Map = LayerMap::build(6, {duplicate(1, 3, 0, false, 2)});
+  std::vector<std::vector<uint32_t>> Outputs = layerOutputs(Map, 0);
+  std::vector<std::vector<uint32_t>> Expected = {{0}, {1, 3, 5}, {2, 4, 6}, {7}, {8}, {9}};
+  EXPECT_EQ(Outputs, Expected);
+}
+
+TEST(LayerOutputs, BeforePutsTheOriginalFirst) {
+  // With before, the copies 2 and 3 come first in the output, and the
+  // originals 4 and 5 keep the source place.
+  LayerMap Map = LayerMap::build(5, {duplicate(2, 4, 0, /*Before=*/true)});
+  std::vector<std::vector<uint32_t>> Outputs = layerOutputs(Map, 0);
+  std::vector<std::vector<uint32_t>> Expected = {{0}, {1}, {4, 2}, {5, 3}, {6}};
+  EXPECT_EQ(Outputs, Expected);
+}
+
+TEST(LayerOutputs, DroppedLayersAndExtraLayers) {
+  LayerMap Map = LayerMap::build(4, {drop(1, 2, 0)});
+  std::vector<std::vector<uint32_t>> Outputs = layerOutputs(Map, 1);
+  std::vector<std::vector<uint32_t>> Expected = {{0}, {}, {1}, {2}, {3}};
+  EXPECT_EQ(Outputs, Expected);
+}
