@@ -211,11 +211,14 @@ std::vector<CopyRange> tensorRanges(llvm::ArrayRef<OutTensor> Tensors, uint32_t 
 /// that puts more bytes at their source offset modulo \p Granule, a
 /// rys.padding string ends the metadata, long enough that the header ends
 /// exactly at the aligned data start.
+/// \p Added receives the bytes the padding adds to the header.
 HeaderLayout layoutAlignedHeader(const File &First, std::vector<KeyValue> &Metadata,
                                  llvm::ArrayRef<TensorInfo> Infos,
-                                 llvm::ArrayRef<CopyRange> Ranges, uint64_t Granule) {
+                                 llvm::ArrayRef<CopyRange> Ranges, uint64_t Granule,
+                                 uint64_t &Added) {
   HeaderLayout Layout = layoutHeader(First.Version, Metadata, Infos, First.Alignment);
   uint64_t Plain = Layout.size();
+  Added = 0;
   if (alignedDataStart(Ranges, Plain, First.Alignment, Granule) == Plain)
     return Layout;
 
@@ -227,6 +230,7 @@ HeaderLayout layoutAlignedHeader(const File &First, std::vector<KeyValue> &Metad
   Layout = layoutHeader(First.Version, Metadata, Infos, First.Alignment);
   assert(Layout.size() == DataStart && "padding missed the data start");
   assert(Layout.Padding == 0 && "the padding key, not zeros, ends the header");
+  Added = DataStart - Plain;
   return Layout;
 }
 
@@ -239,7 +243,8 @@ void planPart(GgufPlan &Plan, const GgufModel &Model, std::vector<KeyValue> Meta
     Plan.TensorBytes += T.Info.Size;
   }
   std::vector<CopyRange> Ranges = tensorRanges(Tensors, First.Alignment);
-  HeaderLayout Layout = layoutAlignedHeader(First, Metadata, Infos, Ranges, Granule);
+  uint64_t Added = 0;
+  HeaderLayout Layout = layoutAlignedHeader(First, Metadata, Infos, Ranges, Granule, Added);
   uint64_t DataStart = Layout.size();
 
   PlannedFile File;
@@ -253,7 +258,7 @@ void planPart(GgufPlan &Plan, const GgufModel &Model, std::vector<KeyValue> Meta
     File.Copies.push_back(Range);
   }
   File.Size = Offset;
-  Plan.Parts.push_back({Name, static_cast<unsigned>(Tensors.size()), Offset});
+  Plan.Parts.push_back({Name, static_cast<unsigned>(Tensors.size()), Offset, Added});
   Plan.Write.Files.push_back(std::move(File));
 }
 

@@ -30,6 +30,9 @@ struct OutputPart {
   std::string Name;
   unsigned Tensors = 0;
   uint64_t FileSize = 0;
+  /// Header bytes added (the rys.padding key) so that copies keep their
+  /// source offset modulo the copy alignment.
+  uint64_t AlignmentPadding = 0;
 };
 
 struct GgufPlan {

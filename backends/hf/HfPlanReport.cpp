@@ -71,10 +71,13 @@ void printFiles(llvm::raw_ostream &OS, const HfPlan &Plan) {
        << " of tensor data each, unless one tensor is larger):\n";
   else
     OS << "output file (the source is one file; --max-shard-size splits it):\n";
-  for (const OutputShard &Shard : Plan.Shards)
+  for (const OutputShard &Shard : Plan.Shards) {
     OS << "  " << Shard.Name << ": " << Shard.Tensors.size() << " tensors, "
-       << formatBytes(Shard.DataSize) << " of tensor data, file " << formatBytes(Shard.FileSize)
-       << "\n";
+       << formatBytes(Shard.DataSize) << " of tensor data, file " << formatBytes(Shard.FileSize);
+    if (Shard.AlignmentPadding > 0)
+      OS << ", header padded by " << formatBytes(Shard.AlignmentPadding) << " for --copy-alignment";
+    OS << "\n";
+  }
   OS << "generated files:\n";
   if (Plan.WritesIndex)
     OS << "  model.safetensors.index.json (total_size " << Plan.TotalTensorBytes << ")\n";
@@ -112,7 +115,8 @@ Json planToJson(const HfPlan &Plan) {
     Output["shards"].push_back({{"name", Shard.Name},
                                 {"tensors", Shard.Tensors.size()},
                                 {"data_bytes", Shard.DataSize},
-                                {"file_size", Shard.FileSize}});
+                                {"file_size", Shard.FileSize},
+                                {"alignment_padding", Shard.AlignmentPadding}});
   Output["layers"] = Json::array();
   for (const LayerPlan &Layer : Plan.Layers)
     Output["layers"].push_back({{"out", Layer.Out},

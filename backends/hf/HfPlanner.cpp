@@ -179,6 +179,7 @@ PlannedFile planShard(OutputShard &Shard, const Json &Metadata,
   File.Prefix = safetensors::buildHeader(Metadata, Headers);
   uint64_t DataStart =
       alignedDataStart(File.Copies, File.Prefix.size(), safetensors::DataAlignment, Granule);
+  Shard.AlignmentPadding = DataStart - File.Prefix.size();
   safetensors::padHeader(File.Prefix, DataStart);
 
   for (CopyRange &Range : File.Copies)

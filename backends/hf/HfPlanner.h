@@ -42,6 +42,9 @@ struct OutputShard {
   std::vector<PlannedTensor> Tensors;
   uint64_t DataSize = 0;
   uint64_t FileSize = 0;
+  /// Spaces added to the header so that copies keep their source offset
+  /// modulo the copy alignment.
+  uint64_t AlignmentPadding = 0;
 };
 
 /// The tensors one output layer receives.

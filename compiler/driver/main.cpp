@@ -45,9 +45,14 @@ void printSummary(llvm::raw_ostream &OS, Session &S) {
 void printGgufPlan(llvm::raw_ostream &OS, Session &S) {
   printEdits(OS, "GGUF metadata", *S.Compiled);
   OS << "\noutput files:\n";
-  for (const gguf::OutputPart &Part : S.GgufPlan->Parts)
+  for (const gguf::OutputPart &Part : S.GgufPlan->Parts) {
     OS << "  " << Part.Name << ": " << Part.Tensors << " tensors, "
-       << hf::formatBytes(Part.FileSize) << "\n";
+       << hf::formatBytes(Part.FileSize);
+    if (Part.AlignmentPadding > 0)
+      OS << ", header padded by " << hf::formatBytes(Part.AlignmentPadding)
+         << " for --copy-alignment";
+    OS << "\n";
+  }
   OS << "tensor data copied unchanged: " << hf::formatBytes(S.GgufPlan->TensorBytes) << "\n";
   OS << "provenance: rys.map and rys.provenance keys\n";
 }
@@ -63,7 +68,10 @@ Json outputJson(Session &S) {
     Output["files"] = Json::array();
     for (const gguf::OutputPart &Part : S.GgufPlan->Parts)
       Output["files"].push_back(
-          {{"path", Part.Name}, {"size", Part.FileSize}, {"tensors", Part.Tensors}});
+          {{"path", Part.Name},
+           {"size", Part.FileSize},
+           {"tensors", Part.Tensors},
+           {"alignment_padding", Part.AlignmentPadding}});
     return Output;
   }
   if (S.DatPlan)

@@ -512,6 +512,19 @@ class AlignedLayoutApplyTest(GgufTestCase):
             f"{self.source.data_offset + first.offset} to '{out}' at {output.data_offset}",
         )
 
+    def test_plan_reports_the_padding(self):
+        padded, _ = self.apply(QWEN35_RECIPE, "qwen35", "--copy-alignment", "4KiB")
+        plain, _ = self.apply(QWEN35_RECIPE, "qwen35", "--copy-alignment", "0")
+        added = read_gguf(padded).data_offset - read_gguf(plain).data_offset
+        self.assertGreater(added, 0)
+
+        plan = self.plan_json(QWEN35_RECIPE, self.sources["qwen35"], "--copy-alignment", "4KiB")
+        [planned] = plan["output"]["files"]
+        self.assertEqual(planned["alignment_padding"], added)
+        self.assertEqual(planned["size"], padded.stat().st_size)
+        plain_plan = self.plan_json(QWEN35_RECIPE, self.sources["qwen35"], "--copy-alignment", "0")
+        self.assertEqual(plain_plan["output"]["files"][0]["alignment_padding"], 0)
+
     def test_copy_alignment_zero_adds_no_padding(self):
         out, _ = self.apply(QWEN35_RECIPE, "qwen35", "--copy-alignment", "0")
         output = read_gguf(out)

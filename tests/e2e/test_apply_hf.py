@@ -309,6 +309,19 @@ class Qwen36ApplyTest(ApplyTestCase):
                     problems.append(f"{name}: {tensor} at {got} modulo 4096, source at {want}")
         self.assertEqual(problems, [])
 
+        # plan names the padding of each shard, in bytes the reader sees added.
+        plan = run_rysc("plan", "--copy-alignment", "4KiB", EXAMPLE_RECIPE, self.source)
+        self.assertEqual(plan.returncode, 0, plan.stderr)
+        for name in shard_names(out):
+            added = data_start(out / name) - data_start(self.example_out / name)
+            line = next(line for line in plan.stdout.splitlines() if line.startswith(f"  {name}: "))
+            if added:
+                # The padding is below 4 KiB, which plan prints as bytes, then KiB from 1 KiB on.
+                size = f"{added:,} bytes" + (f" ({added / 1024:.1f} KiB)" if added >= 1024 else "")
+                self.assertTrue(line.endswith(f", header padded by {size} for --copy-alignment"), line)
+            else:
+                self.assertNotIn("padded", line)
+
         # The default granule, 2 MiB, is too large for shards this small: no padding.
         for name in shard_names(self.example_out):
             header_size = data_start(self.example_out / name) - 8
