@@ -163,6 +163,21 @@ llvm::Expected<bool> sameGgufValue(llvm::StringRef PathA, const gguf::Value &A,
   return A == B;
 }
 
+/// A rys.padding key, in any part, is a string of spaces: apply writes
+/// nothing else there, and other bytes would be data hidden in the header.
+void checkPaddingKeys(VerifyResult &R, const gguf::GgufModel &Out) {
+  for (const gguf::File &Part : Out.Parts) {
+    const gguf::Value *Padding = Part.find("rys.padding");
+    if (!Padding)
+      continue;
+    if (Padding->type() != gguf::ValueType::String)
+      fail(R, "'" + Part.Path + "': key 'rys.padding' is " + Padding->describe() +
+                  ", not a STRING of spaces");
+    else if (Padding->asString().find_first_not_of(' ') != llvm::StringRef::npos)
+      fail(R, "'" + Part.Path + "': key 'rys.padding' holds bytes other than spaces");
+  }
+}
+
 /// Every GGUF key keeps its exact type, and every key the recipe does not
 /// edit keeps its exact value; the output has no key the source lacks except
 /// added per-layer lists and the rys.* record. llama.cpp rejects a key of the
@@ -219,6 +234,7 @@ VerifyResult checkGgufKeys(const LoadedModel &Source, const LoadedModel &Out,
     if (!Seen.count(Key) && !Added.count(Key) && !llvm::StringRef(Key).startswith("rys.") &&
         !llvm::StringRef(Key).startswith("split."))
       fail(R, "key '" + Key + "' is not in the source and the recipe does not add it");
+  checkPaddingKeys(R, *Out.Gguf);
   R.Summary = std::to_string(Seen.size()) + " source keys: types kept, other values identical";
   return R;
 }

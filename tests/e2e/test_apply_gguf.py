@@ -525,6 +525,21 @@ class AlignedLayoutApplyTest(GgufTestCase):
         plain_plan = self.plan_json(QWEN35_RECIPE, self.sources["qwen35"], "--copy-alignment", "0")
         self.assertEqual(plain_plan["output"]["files"][0]["alignment_padding"], 0)
 
+    def test_verify_rejects_other_bytes_in_padding(self):
+        out, _ = self.apply(QWEN35_RECIPE, "qwen35", "--copy-alignment", "4KiB")
+        blob = bytearray(out.read_bytes())
+        key = b"rys.padding"
+        at = blob.index(len(key).to_bytes(8, "little") + key) + 8 + len(key)
+        self.assertEqual(blob[at : at + 4], (8).to_bytes(4, "little"))  # GGUF type 8 is STRING
+        first_space = at + 4 + 8
+        self.assertEqual(blob[first_space], ord(" "))
+        blob[first_space] = ord("x")
+        out.write_bytes(bytes(blob))
+
+        result = self.run_checked("verify", self.write_recipe(QWEN35_RECIPE), self.sources["qwen35"], out)
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertIn(f"'{out}': key 'rys.padding' holds bytes other than spaces", result.stdout)
+
     def test_copy_alignment_zero_adds_no_padding(self):
         out, _ = self.apply(QWEN35_RECIPE, "qwen35", "--copy-alignment", "0")
         output = read_gguf(out)
