@@ -84,7 +84,7 @@ void printFiles(llvm::raw_ostream &OS, const HfPlan &Plan) {
   if (Plan.ConfigRewritten)
     OS << "  config.json (with the edits above)\n";
   OS << "  rysc.json (provenance: recipe, map, edits)\n";
-  OS << "files copied byte for byte:\n";
+  OS << "files copied byte for byte:" << (Plan.CopiedFiles.empty() ? " none" : "") << "\n";
   for (const auto &[Name, Size] : Plan.CopiedFiles)
     OS << "  " << Name << " (" << formatBytes(Size) << ")\n";
   uint64_t Total = 0;

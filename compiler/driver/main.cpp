@@ -358,7 +358,7 @@ int runInspect(const Options &Opts) {
      << "\nprofile: " << Report["profile"].get<std::string>() << "\nlayers: "
      << Resolved->Layers << " ('" << Report["layer_count_field"].get<std::string>()
      << "'), decoder stack " << Resolved->C.Stack.Prefix << ".N\n";
-  OS << "per-layer fields:\n";
+  OS << "per-layer fields:" << (Report["per_layer_fields"].empty() ? " none" : "") << "\n";
   for (const Json &F : Report["per_layer_fields"])
     OS << "  " << F["field"].get<std::string>() << " (" << F["kind"].get<std::string>()
        << (F.contains("length") ? ", " + std::to_string(F["length"].get<size_t>()) + " entries" : "")

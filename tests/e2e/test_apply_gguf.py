@@ -643,6 +643,11 @@ class LlamaApplyTest(GgufTestCase):
     def setUp(self):
         self.source = read_gguf(self.sources["llama"])
 
+    def test_inspect_says_there_are_no_per_layer_fields(self):
+        result = self.run_checked("inspect", self.sources["llama"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("\nper-layer fields: none\n", result.stdout)
+
     def test_duplicate_copies_blocks(self):
         out, _ = self.apply(LLAMA_RECIPE, "llama")
         output = read_gguf(out)

@@ -507,6 +507,16 @@ class LlamaApplyTest(ApplyTestCase):
     def expected_config(self, layer_map):
         return expected_config(self.source_config, (), layer_map, ())
 
+    def test_plan_says_when_no_file_is_copied(self):
+        # With only config.json, which the recipe rewrites, and the weights, nothing is copied whole.
+        model = make_temp_dir(self, "rysc-bare-") / "llama"
+        model.mkdir()
+        for name in ("config.json", "model.safetensors"):
+            shutil.copyfile(self.source / name, model / name)
+        result = run_rysc("plan", self.write_recipe(LLAMA_RECIPE), model)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("\nfiles copied byte for byte: none\n", result.stdout)
+
     def test_single_file_stays_single(self):
         out = self.apply(self.write_recipe(LLAMA_RECIPE))
         self.check(out, LLAMA_MAP, self.expected_config(LLAMA_MAP))
