@@ -51,6 +51,11 @@ struct PlannedFile {
   /// follow each other with no gap.
   std::vector<CopyRange> Copies;
 
+  /// Byte ranges (OutputOffset and Length) set to zero after every copy is
+  /// written. A copy may carry the source's padding between two tensors so
+  /// that both move in one call; the padding is then zeroed here.
+  std::vector<CopyRange> ZerosAfter;
+
   /// When set, the file is this source file copied whole; Prefix and Copies
   /// are empty.
   std::optional<uint32_t> WholeSource;

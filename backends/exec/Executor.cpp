@@ -162,6 +162,11 @@ Error checkCopyLayout(const WritePlan &Plan, const PlannedFile &File) {
     return fileError(File.Path, "planned size is " + Twine(File.Size) +
                                     " bytes but the prefix and copies end at " +
                                     Twine(End));
+  for (const CopyRange &Zeros : File.ZerosAfter)
+    if (Zeros.OutputOffset > File.Size || Zeros.Length > File.Size - Zeros.OutputOffset)
+      return fileError(File.Path, "zeroed range at " + Twine(Zeros.OutputOffset) + " of " +
+                                      Twine(Zeros.Length) + " bytes ends past the file's " +
+                                      Twine(File.Size) + " bytes");
   return Error::success();
 }
 
@@ -612,6 +617,9 @@ Error PlanWriter::writeContent(Job &J, const PlannedFile &File, int Output,
     if (Error E = copy(J, Step, Output, Display))
       return E;
   }
+  for (const CopyRange &Zeros : File.ZerosAfter)
+    if (Error E = writeZeros(Output, Zeros.OutputOffset, Zeros.Length, Display))
+      return E;
   return Error::success();
 }
 

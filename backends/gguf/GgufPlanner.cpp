@@ -191,20 +191,44 @@ void placeHeader(PlannedFile &File, HeaderLayout Layout, uint32_t Source) {
   }
 }
 
-/// Returns the tensor ranges of one part, at offsets relative to its data
-/// section.
-std::vector<CopyRange> tensorRanges(llvm::ArrayRef<OutTensor> Tensors, uint32_t Alignment) {
-  std::vector<CopyRange> Ranges;
+/// The tensor ranges of one part, at offsets relative to its data section.
+struct PartRanges {
+  std::vector<CopyRange> Copies;
+  /// The padding inside merged copies, zeroed after them.
+  std::vector<CopyRange> ZerosAfter;
+};
+
+/// Returns the ranges of one part. A tensor that follows the previous one
+/// in the source with the same padding between them as in the output is
+/// copied in the same range, padding included, and the padding is zeroed
+/// afterwards: the source's padding need not be zeros, the output's must.
+PartRanges tensorRanges(llvm::ArrayRef<OutTensor> Tensors, uint32_t Alignment) {
+  PartRanges Result;
+  std::vector<CopyRange> &Ranges = Result.Copies;
   uint64_t Offset = 0;
-  for (const OutTensor &T : Tensors) {
+  for (size_t Index = 0; Index < Tensors.size(); ++Index) {
+    const OutTensor &T = Tensors[Index];
     uint64_t Padded = paddedSize(T.Info.Size, Alignment);
-    if (T.Info.Size > 0)
-      Ranges.push_back({T.Part, T.SourceOffset, T.Info.Size, Offset});
-    if (Padded > T.Info.Size)
+    const OutTensor *Next = Index + 1 < Tensors.size() ? &Tensors[Index + 1] : nullptr;
+    bool Merge = Next && Next->Part == T.Part && Next->SourceOffset == T.SourceOffset + Padded &&
+                 Next->Info.Size > 0 && T.Info.Size > 0;
+    CopyRange *Last = Ranges.empty() ? nullptr : &Ranges.back();
+    bool Continues = Last && Last->Source == T.Part &&
+                     Last->SourceOffset + Last->Length == T.SourceOffset &&
+                     Last->OutputOffset + Last->Length == Offset;
+    uint64_t Length = Merge ? Padded : T.Info.Size;
+    if (Continues)
+      Last->Length += Length;
+    else if (Length > 0)
+      Ranges.push_back({T.Part, T.SourceOffset, Length, Offset});
+
+    if (Padded > T.Info.Size && Merge)
+      Result.ZerosAfter.push_back({ZeroFill, 0, Padded - T.Info.Size, Offset + T.Info.Size});
+    else if (Padded > T.Info.Size)
       Ranges.push_back({ZeroFill, 0, Padded - T.Info.Size, Offset + T.Info.Size});
     Offset += Padded;
   }
-  return Ranges;
+  return Result;
 }
 
 /// Lays out the header of a part whose data section is \p Ranges. When
@@ -242,9 +266,10 @@ void planPart(GgufPlan &Plan, const GgufModel &Model, std::vector<KeyValue> Meta
     Infos.push_back(T.Info);
     Plan.TensorBytes += T.Info.Size;
   }
-  std::vector<CopyRange> Ranges = tensorRanges(Tensors, First.Alignment);
+  PartRanges Ranges = tensorRanges(Tensors, First.Alignment);
   uint64_t Added = 0;
-  HeaderLayout Layout = layoutAlignedHeader(First, Metadata, Infos, Ranges, Granule, Added);
+  HeaderLayout Layout =
+      layoutAlignedHeader(First, Metadata, Infos, Ranges.Copies, Granule, Added);
   uint64_t DataStart = Layout.size();
 
   PlannedFile File;
@@ -252,10 +277,14 @@ void planPart(GgufPlan &Plan, const GgufModel &Model, std::vector<KeyValue> Meta
   // The metadata is the first part's, which is source 0.
   placeHeader(File, std::move(Layout), 0);
   uint64_t Offset = DataStart;
-  for (CopyRange &Range : Ranges) {
+  for (CopyRange &Range : Ranges.Copies) {
     Range.OutputOffset += DataStart;
     Offset = Range.OutputOffset + Range.Length;
     File.Copies.push_back(Range);
+  }
+  for (CopyRange &Zeros : Ranges.ZerosAfter) {
+    Zeros.OutputOffset += DataStart;
+    File.ZerosAfter.push_back(Zeros);
   }
   File.Size = Offset;
   Plan.Parts.push_back({Name, static_cast<unsigned>(Tensors.size()), Offset, Added});

@@ -499,17 +499,52 @@ class AlignedLayoutApplyTest(GgufTestCase):
         verified = self.run_checked("verify", self.write_recipe(QWEN35_RECIPE), self.sources["qwen35"], out)
         self.assertEqual(verified.returncode, 0, verified.stdout + verified.stderr)
 
-    def test_verbose_lists_copies_into_the_output_file(self):
+    def test_verbose_lists_merged_copies_into_the_output_file(self):
+        # Tensors adjacent in both files move in one copy with their padding: one copy
+        # for the source's tensors in place, one for the copied blocks 15..19.
         out, result = self.apply(QWEN35_RECIPE, "qwen35", "--verbose")
         output = read_gguf(out)
         lines = [line for line in result.stderr.splitlines() if line.startswith("copy ")]
-        self.assertEqual(len(lines), len(output.tensors))
+        source_names = list(self.source.tensors)
+        window = [name for name in source_names if 15 <= int(BLOCK_NAME.match(name)[1] if BLOCK_NAME.match(name) else -1) < 20]
 
-        first = next(iter(self.source.tensors.values()))
+        def span(first, last):
+            begin = self.source.tensors[first].offset
+            return begin, self.source.tensors[last].offset + len(self.source.tensors[last].data_bytes) - begin
+
+        begin, length = span(source_names[0], source_names[-1])
+        copy_begin, copy_length = span(window[0], window[-1])
+        first_copy = "blk.20." + BLOCK_NAME.match(window[0])[2]
+        source, data = self.sources["qwen35"], self.source.data_offset
         self.assertEqual(
-            lines[0],
-            f"copy {len(first.data_bytes)} bytes from '{self.sources['qwen35']}' at "
-            f"{self.source.data_offset + first.offset} to '{out}' at {output.data_offset}",
+            lines,
+            [
+                f"copy {length} bytes from '{source}' at {data + begin} to '{out}' at {output.data_offset}",
+                f"copy {copy_length} bytes from '{source}' at {data + copy_begin} to '{out}' at "
+                f"{output.data_offset + output.tensors[first_copy].offset}",
+            ],
+        )
+
+    def test_source_padding_not_copied(self):
+        # Copies carry the source's padding between tensors; the output's must still be zeros.
+        dirty = make_temp_dir(self, "rysc-dirty-") / "qwen35.gguf"
+        blob = bytearray(self.sources["qwen35"].read_bytes())
+        filled = 0
+        for record in self.source.tensors.values():
+            end = self.source.data_offset + record.offset + len(record.data_bytes)
+            padding = -end % self.source.alignment
+            blob[end : end + padding] = b"\xaa" * padding
+            filled += padding
+        self.assertGreater(filled, 0)
+        dirty.write_bytes(bytes(blob))
+        self.assertEqual(read_gguf(dirty, strict_padding=False).tensors, self.source.tensors)
+
+        out = dirty.parent / "out.gguf"
+        result = self.run_checked("apply", self.write_recipe(QWEN35_RECIPE), dirty, out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        output = read_gguf(out)  # strict: every padding byte is zero
+        self.assert_tensors(
+            output.tensors, self.source.tensors, expected_sources(self.source.tensors, QWEN35_TRUNK, QWEN35_MAP)
         )
 
     def test_plan_reports_the_padding(self):

@@ -220,13 +220,20 @@ INSTANTIATE_TEST_SUITE_P(CopyPathsAndJobs, ExecutorCopyTest,
 
 class ExecutorInlineTest
     : public ExecutorTest,
-      public ::testing::WithParamInterface<std::tuple<unsigned, bool>> {};
+      public ::testing::WithParamInterface<std::tuple<unsigned, bool>> {
+protected:
+  /// The parameters' job count and copy path, with chunks of 4 KiB.
+  ExecuteOptions options() const {
+    ExecuteOptions Options;
+    Options.Jobs = std::get<0>(GetParam());
+    Options.DisableCopyFileRange = std::get<1>(GetParam());
+    Options.ChunkSize = 4096;
+    return Options;
+  }
+};
 
 TEST_P(ExecutorInlineTest, InlineBytesBetweenCopies) {
-  ExecuteOptions Options;
-  Options.Jobs = std::get<0>(GetParam());
-  Options.DisableCopyFileRange = std::get<1>(GetParam());
-  Options.ChunkSize = 4096;
+  ExecuteOptions Options = options();
 
   // A GGUF-like header: a prefix, an array copied from a source, more
   // header bytes written inline, padding, then tensor data.
@@ -261,6 +268,37 @@ TEST_F(ExecutorTest, InlineBytesOutsideTheBufferRejected) {
 
   EXPECT_EQ(run(Plan, Out, ExecuteOptions()),
             "'header.gguf': copy 0 writes inline bytes 2 to 6 of 4");
+  expectOnlySources();
+}
+
+TEST_P(ExecutorInlineTest, ZerosAfterOverwriteCopiedPadding) {
+  ExecuteOptions Options = options();
+
+  // Two "tensors" copied in one range with the source bytes between them,
+  // which are then zeroed as padding.
+  WritePlan Plan = makePlan();
+  PlannedFile File = prefixOnly("merged.gguf", "GG");
+  File.Copies = {{0, 100, 9000, 2}};
+  File.ZerosAfter = {{ZeroFill, 0, 24, 2 + 4000}, {ZeroFill, 0, 1, 2 + 8999}};
+  File.Size = 9002;
+  Plan.Files.push_back(File);
+
+  ASSERT_EQ(run(Plan, Out, Options), "");
+  std::string Expected = "GG" + A.substr(100, 9000);
+  Expected.replace(2 + 4000, 24, std::string(24, '\0'));
+  Expected[2 + 8999] = '\0';
+  EXPECT_EQ(readFile(Out + "/merged.gguf"), Expected);
+}
+
+TEST_F(ExecutorTest, ZerosAfterPastTheEndRejected) {
+  WritePlan Plan;
+  Plan.Sources = {PathA};
+  PlannedFile File = prefixOnly("merged.gguf", "GGUF");
+  File.ZerosAfter = {{ZeroFill, 0, 2, 3}};
+  Plan.Files.push_back(File);
+
+  EXPECT_EQ(run(Plan, Out, ExecuteOptions()),
+            "'merged.gguf': zeroed range at 3 of 2 bytes ends past the file's 4 bytes");
   expectOnlySources();
 }
 
