@@ -8,7 +8,7 @@ namespace rysc {
 namespace {
 
 bool isCopy(const CopyRange &Range) {
-  return Range.Source != ZeroFill && Range.Source != InlineBytes;
+  return Range.Source != ZeroFill && Range.Source != SpaceFill && Range.Source != InlineBytes;
 }
 
 /// The data start modulo \p Granule that aligns the most copied bytes.

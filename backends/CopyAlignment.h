@@ -30,7 +30,8 @@ constexpr uint64_t MinAlignedGranules = 64;
 /// Returns the smallest data start >= \p Minimum that is a multiple of
 /// \p Step and puts the most copied bytes of \p Ranges at their source
 /// offset modulo \p Granule. Output offsets in \p Ranges are relative to the
-/// data start; ranges that are not copies (zeros, inline bytes) are ignored.
+/// data start; ranges that are not copies (zeros, spaces, inline bytes) are
+/// ignored.
 /// Returns \p Minimum when \p Granule is 0, when the ranges copy fewer than
 /// MinAlignedGranules granules, or when no copied byte can be aligned at a
 /// multiple of \p Step.

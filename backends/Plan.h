@@ -24,9 +24,14 @@ constexpr uint32_t ZeroFill = UINT32_MAX;
 /// around a tokenizer array that is copied, not loaded).
 constexpr uint32_t InlineBytes = UINT32_MAX - 1;
 
+/// The CopyRange::Source value that writes spaces, for the padding after a
+/// safetensors header, which would otherwise be held in memory for every
+/// shard until it is written.
+constexpr uint32_t SpaceFill = UINT32_MAX - 2;
+
 /// One byte range copied from a source file into an output file.
 struct CopyRange {
-  /// Index into WritePlan::Sources, ZeroFill or InlineBytes.
+  /// Index into WritePlan::Sources, ZeroFill, SpaceFill or InlineBytes.
   uint32_t Source = 0;
   /// Absolute offset in the source file, or in PlannedFile::Inline.
   uint64_t SourceOffset = 0;

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <climits>
 #include <filesystem>
 #include <memory>
@@ -134,7 +135,8 @@ Error checkCopyLayout(const WritePlan &Plan, const PlannedFile &File) {
   uint64_t End = File.Prefix.size();
   for (size_t I = 0; I < File.Copies.size(); ++I) {
     const CopyRange &Copy = File.Copies[I];
-    bool Special = Copy.Source == ZeroFill || Copy.Source == InlineBytes;
+    bool Special = Copy.Source == ZeroFill || Copy.Source == SpaceFill ||
+                   Copy.Source == InlineBytes;
     if (!Special && Copy.Source >= Plan.Sources.size())
       return fileError(File.Path, "copy " + Twine(I) + " reads source " +
                                       Twine(Copy.Source) +
@@ -458,8 +460,8 @@ private:
   Expected<uint64_t> copyChunkBuffered(Job &J, const CopyStep &Step,
                                        uint64_t Done, uint64_t Want, int Output,
                                        const std::string &Display);
-  Error writeZeros(int Output, uint64_t Offset, uint64_t Size,
-                   const std::string &Display);
+  Error writeFill(int Output, uint64_t Offset, uint64_t Size, char Fill,
+                  const std::string &Display);
   Error writeAll(int Output, const char *Data, uint64_t Size, uint64_t Offset,
                  const std::string &Display);
   void logCopy(const CopyStep &Step, const std::string &Display);
@@ -601,8 +603,9 @@ Error PlanWriter::writeContent(Job &J, const PlannedFile &File, int Output,
           writeAll(Output, File.Prefix.data(), File.Prefix.size(), 0, Display))
     return E;
   for (const CopyRange &Range : File.Copies) {
-    if (Range.Source == ZeroFill) {
-      if (Error E = writeZeros(Output, Range.OutputOffset, Range.Length, Display))
+    if (Range.Source == ZeroFill || Range.Source == SpaceFill) {
+      char Fill = Range.Source == ZeroFill ? '\0' : ' ';
+      if (Error E = writeFill(Output, Range.OutputOffset, Range.Length, Fill, Display))
         return E;
       continue;
     }
@@ -618,7 +621,7 @@ Error PlanWriter::writeContent(Job &J, const PlannedFile &File, int Output,
       return E;
   }
   for (const CopyRange &Zeros : File.ZerosAfter)
-    if (Error E = writeZeros(Output, Zeros.OutputOffset, Zeros.Length, Display))
+    if (Error E = writeFill(Output, Zeros.OutputOffset, Zeros.Length, '\0', Display))
       return E;
   return Error::success();
 }
@@ -701,12 +704,13 @@ Expected<uint64_t> PlanWriter::copyChunkBuffered(Job &J, const CopyStep &Step,
   return static_cast<uint64_t>(Count);
 }
 
-Error PlanWriter::writeZeros(int Output, uint64_t Offset, uint64_t Size,
-                             const std::string &Display) {
-  static const char Zeros[4096] = {};
+Error PlanWriter::writeFill(int Output, uint64_t Offset, uint64_t Size,
+                            char Fill, const std::string &Display) {
+  char Bytes[4096];
+  std::memset(Bytes, Fill, sizeof(Bytes));
   while (Size > 0) {
-    uint64_t Chunk = std::min<uint64_t>(Size, sizeof(Zeros));
-    if (Error E = writeAll(Output, Zeros, Chunk, Offset, Display))
+    uint64_t Chunk = std::min<uint64_t>(Size, sizeof(Bytes));
+    if (Error E = writeAll(Output, Bytes, Chunk, Offset, Display))
       return E;
     Offset += Chunk;
     Size -= Chunk;

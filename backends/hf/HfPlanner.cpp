@@ -180,10 +180,13 @@ PlannedFile planShard(OutputShard &Shard, const Json &Metadata,
   uint64_t DataStart =
       alignedDataStart(File.Copies, File.Prefix.size(), safetensors::DataAlignment, Granule);
   Shard.AlignmentPadding = DataStart - File.Prefix.size();
-  safetensors::padHeader(File.Prefix, DataStart);
+  safetensors::setDataStart(File.Prefix, DataStart);
 
   for (CopyRange &Range : File.Copies)
     Range.OutputOffset += DataStart;
+  if (Shard.AlignmentPadding > 0)
+    File.Copies.insert(File.Copies.begin(),
+                       {SpaceFill, 0, Shard.AlignmentPadding, File.Prefix.size()});
   File.Size = DataStart + Offset;
   Shard.FileSize = File.Size;
   return File;

@@ -569,10 +569,9 @@ std::string buildHeader(const nlohmann::ordered_json &Metadata,
   return Bytes + Json;
 }
 
-void padHeader(std::string &Header, uint64_t DataStart) {
+void setDataStart(std::string &Header, uint64_t DataStart) {
   assert(DataStart >= Header.size() && "padding cannot shorten a header");
-  Header.append(DataStart - Header.size(), ' ');
-  support::endian::write64le(Header.data(), Header.size() - LengthFieldSize);
+  support::endian::write64le(Header.data(), DataStart - LengthFieldSize);
 }
 
 } // namespace rysc::safetensors

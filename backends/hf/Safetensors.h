@@ -100,11 +100,11 @@ std::string buildHeader(const nlohmann::ordered_json &Metadata,
 /// The alignment of the data section that buildHeader keeps.
 constexpr uint64_t DataAlignment = 8;
 
-/// Appends spaces to the JSON of \p Header, a result of buildHeader, and
-/// updates its length field, so that the data section starts at
-/// \p DataStart. The format allows whitespace after the JSON object.
-/// \p DataStart must be at least Header.size().
-void padHeader(std::string &Header, uint64_t DataStart);
+/// Updates the length field of \p Header, a result of buildHeader, so that
+/// the data section starts at \p DataStart, at least Header.size(). The
+/// caller writes DataStart - Header.size() spaces after it, which the
+/// format allows after the JSON object.
+void setDataStart(std::string &Header, uint64_t DataStart);
 
 } // namespace rysc::safetensors
 

@@ -290,6 +290,18 @@ TEST_P(ExecutorInlineTest, ZerosAfterOverwriteCopiedPadding) {
   EXPECT_EQ(readFile(Out + "/merged.gguf"), Expected);
 }
 
+TEST_P(ExecutorInlineTest, SpaceFillWritesSpaces) {
+  ExecuteOptions Options = options();
+  WritePlan Plan = makePlan();
+  PlannedFile File = prefixOnly("padded.safetensors", "{}");
+  File.Copies = {{SpaceFill, 0, 5000, 2}, {0, 7, 10, 5002}};
+  File.Size = 5012;
+  Plan.Files.push_back(File);
+
+  ASSERT_EQ(run(Plan, Out, Options), "");
+  EXPECT_EQ(readFile(Out + "/padded.safetensors"), "{}" + std::string(5000, ' ') + A.substr(7, 10));
+}
+
 TEST_F(ExecutorTest, ZerosAfterPastTheEndRejected) {
   WritePlan Plan;
   Plan.Sources = {PathA};
