@@ -35,16 +35,21 @@ public:
 
   std::vector<std::vector<PlannedTensor>> build(HfPlan &Plan) {
     collectOutputs();
+    // Each name is split once: the passes below read it up to three times.
+    Splits.reserve(Model.Tensors.size());
+    for (const SourceTensor &T : Model.Tensors)
+      Splits.push_back(splitLayerTensorName(T.Name, C.Stack.Prefix));
     countLayers(Plan);
 
     std::vector<std::vector<PlannedTensor>> Groups;
     std::optional<unsigned> GroupShard;
-    for (const SourceTensor &T : Model.Tensors) {
+    for (size_t Index = 0; Index < Model.Tensors.size(); ++Index) {
+      const SourceTensor &T = Model.Tensors[Index];
       if (GroupShard != T.Shard) {
         Groups.emplace_back();
         GroupShard = T.Shard;
       }
-      auto Split = splitLayerTensorName(T.Name, C.Stack.Prefix);
+      const std::optional<LayerTensorName> &Split = Splits[Index];
       if (!Split) {
         Groups.back().push_back({T.Name, T.Name, T.Shard, T.Entry, std::nullopt});
         ++Plan.GlobalTensors;
@@ -52,15 +57,16 @@ public:
         continue;
       }
       if (Split->Layer < Outputs.size() && !Outputs[Split->Layer].empty())
-        Groups.back().push_back(planned(T, Split->Layer, 0));
+        Groups.back().push_back(planned(T, *Split, 0));
     }
 
     for (size_t Round = 1; Round < Rounds; ++Round) {
       Groups.emplace_back();
-      for (const SourceTensor &T : Model.Tensors)
-        if (auto Split = splitLayerTensorName(T.Name, C.Stack.Prefix))
-          if (Split->Layer < Outputs.size() && Round < Outputs[Split->Layer].size())
-            Groups.back().push_back(planned(T, Split->Layer, Round));
+      for (size_t Index = 0; Index < Model.Tensors.size(); ++Index) {
+        const std::optional<LayerTensorName> &Split = Splits[Index];
+        if (Split && Split->Layer < Outputs.size() && Round < Outputs[Split->Layer].size())
+          Groups.back().push_back(planned(Model.Tensors[Index], *Split, Round));
+      }
     }
     llvm::erase_if(Groups, [](const auto &Group) { return Group.empty(); });
     return Groups;
@@ -79,12 +85,13 @@ private:
   /// Fills the per-layer and global counts of the plan report.
   void countLayers(HfPlan &Plan) const {
     std::vector<uint64_t> Tensors(Outputs.size()), Bytes(Outputs.size());
-    for (const SourceTensor &T : Model.Tensors)
-      if (auto Split = splitLayerTensorName(T.Name, C.Stack.Prefix))
-        if (Split->Layer < Outputs.size()) {
-          ++Tensors[Split->Layer];
-          Bytes[Split->Layer] += T.Entry->End - T.Entry->Begin;
-        }
+    for (size_t Index = 0; Index < Model.Tensors.size(); ++Index) {
+      const std::optional<LayerTensorName> &Split = Splits[Index];
+      if (Split && Split->Layer < Outputs.size()) {
+        ++Tensors[Split->Layer];
+        Bytes[Split->Layer] += Model.Tensors[Index].Entry->End - Model.Tensors[Index].Entry->Begin;
+      }
+    }
 
     const LayerMap &Map = C.Map;
     for (uint32_t Out = 0; Out < Map.outputCount(); ++Out) {
@@ -97,19 +104,20 @@ private:
     }
   }
 
-  PlannedTensor planned(const SourceTensor &T, uint32_t Layer, size_t Round) const {
-    uint32_t Out = Outputs[Layer][Round];
-    auto Split = splitLayerTensorName(T.Name, C.Stack.Prefix);
-    assert(Split && "only decoder-stack tensors are renamed");
+  PlannedTensor planned(const SourceTensor &T, const LayerTensorName &Split,
+                        size_t Round) const {
+    uint32_t Out = Outputs[Split.Layer][Round];
     std::optional<uint32_t> OutputLayer;
     if (Out < C.Map.outputCount())
       OutputLayer = Out;
-    return {layerTensorName(C.Stack.Prefix, Out, Split->Rest), T.Name, T.Shard, T.Entry,
+    return {layerTensorName(C.Stack.Prefix, Out, Split.Rest), T.Name, T.Shard, T.Entry,
             OutputLayer};
   }
 
   const HfModel &Model;
   const Compilation &C;
+  /// The split name of each of Model.Tensors, or nullopt outside the stack.
+  std::vector<std::optional<LayerTensorName>> Splits;
   std::vector<std::vector<uint32_t>> Outputs;
   size_t Rounds = 1;
 };
