@@ -163,8 +163,9 @@ llvm::Expected<bool> sameGgufValue(llvm::StringRef PathA, const gguf::Value &A,
   return A == B;
 }
 
-/// A rys.padding key, in any part, is a string of spaces: apply writes
-/// nothing else there, and other bytes would be data hidden in the header.
+/// Checks that every rys.padding key, in any part, is a string of spaces.
+/// apply writes nothing else there, so other bytes would be data hidden in
+/// the header.
 void checkPaddingKeys(VerifyResult &R, const gguf::GgufModel &Out) {
   for (const gguf::File &Part : Out.Parts) {
     const gguf::Value *Padding = Part.find("rys.padding");

@@ -439,8 +439,8 @@ private:
     uint64_t Length;
   };
 
-  /// The name of \p File in messages: its path under the folder the user
-  /// named.
+  /// Returns the name of \p File in messages: its path under the folder
+  /// the user named.
   std::string displayName(const PlannedFile &File) const {
     return DisplayRoot.empty() ? File.Path : DisplayRoot + "/" + File.Path;
   }

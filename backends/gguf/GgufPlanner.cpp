@@ -29,21 +29,14 @@ struct OutTensor {
   size_t Round = 0;
 };
 
-/// For each source block, the output blocks made from it: the original
-/// (the output that no duplicate statement made) first, then the copies in
-/// output order. Counted extra blocks (e.g. NextN) follow the source blocks
-/// and keep their place after the new trunk.
-std::vector<std::vector<uint32_t>> outputsBySource(const Compilation &C) {
-  return layerOutputs(C.Map, C.Stack.inlineCount());
-}
-
 /// Lays out the output tensors as a mirror of the source, so that most
 /// tensor bytes keep their offset. Every source tensor comes in source
-/// order, named for the original output block made from its block; each
-/// copy of a block follows, again in source order. Readers find
-/// tensors by name, so the copies need not sit between their neighbours.
+/// order, named for the original output block made from its block. Each
+/// copy of a block follows, again in source order. Readers find tensors by
+/// name, so the copies need not sit between their neighbours. Counted extra
+/// blocks (e.g. NextN) keep their place, renamed to follow the new trunk.
 llvm::Expected<std::vector<OutTensor>> layoutTensors(const GgufModel &Model, const Compilation &C) {
-  std::vector<std::vector<uint32_t>> Outputs = outputsBySource(C);
+  std::vector<std::vector<uint32_t>> Outputs = layerOutputs(C.Map, C.Stack.inlineCount());
   size_t Rounds = 1;
   for (const std::vector<uint32_t> &Blocks : Outputs)
     Rounds = std::max(Rounds, Blocks.size());

@@ -24,7 +24,7 @@ std::string joinPath(llvm::StringRef Dir, llvm::StringRef Name) {
 
 /// Orders the output as a mirror of the source, so that most tensor bytes
 /// keep their place. Every source tensor comes in source order, named for
-/// the original output layer made from its layer; each copy of a layer
+/// the original output layer made from its layer. Each copy of a layer
 /// follows, again in source order. Each source shard and each round of
 /// copies is a group. Groups never share an output shard, so tensors that
 /// are contiguous in a source shard stay contiguous in one output shard and

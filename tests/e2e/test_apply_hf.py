@@ -322,6 +322,8 @@ class Qwen36ApplyTest(ApplyTestCase):
             else:
                 self.assertNotIn("padded", line)
 
+        hfcheck.assert_unchanged(self.source, self.source_snapshot)
+
         # The default granule, 2 MiB, is too large for shards this small: no padding.
         for name in shard_names(self.example_out):
             header_size = data_start(self.example_out / name) - 8

@@ -222,7 +222,8 @@ class ExecutorInlineTest
     : public ExecutorTest,
       public ::testing::WithParamInterface<std::tuple<unsigned, bool>> {
 protected:
-  /// The parameters' job count and copy path, with chunks of 4 KiB.
+  /// Returns options with the parameters' job count and copy path, and
+  /// chunks of 4 KiB.
   ExecuteOptions options() const {
     ExecuteOptions Options;
     Options.Jobs = std::get<0>(GetParam());
