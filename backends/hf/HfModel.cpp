@@ -1,5 +1,6 @@
 // Reading a Hugging Face checkpoint folder without touching tensor data.
 #include "backends/hf/HfModel.h"
+#include "backends/hf/IndexScan.h"
 #include "compiler/Error.h"
 #include "compiler/Parallel.h"
 
@@ -69,15 +70,24 @@ std::string quoteNonFiniteLiterals(llvm::StringRef Text) {
   return Result;
 }
 
-template <typename JsonType = Json>
-llvm::Expected<JsonType> readJsonFile(const std::string &Path, std::string *Text = nullptr) {
+/// Reads a config or index file into \p Parseable, with non-finite literals
+/// quoted, and into \p Original as read when it is not null.
+llvm::Error readJsonText(const std::string &Path, std::string &Parseable,
+                         std::string *Original = nullptr) {
   auto Buffer = llvm::MemoryBuffer::getFile(Path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
   if (!Buffer)
     return fileError(Path, "cannot read: " + Buffer.getError().message());
   if ((*Buffer)->getBufferSize() > MaxJsonFileSize)
     return fileError(Path, "is " + llvm::Twine((*Buffer)->getBufferSize()) +
                                " bytes, larger than any config or index file");
-  std::string Parseable = quoteNonFiniteLiterals((*Buffer)->getBuffer());
+  Parseable = quoteNonFiniteLiterals((*Buffer)->getBuffer());
+  if (Original)
+    *Original = (*Buffer)->getBuffer().str();
+  return llvm::Error::success();
+}
+
+template <typename JsonType>
+llvm::Expected<JsonType> parseJsonText(const std::string &Path, const std::string &Parseable) {
   JsonType Value = JsonType::parse(Parseable, nullptr, /*allow_exceptions=*/false);
   if (Value.is_discarded()) {
     // Parse again with exceptions only to get nlohmann's position message.
@@ -90,21 +100,51 @@ llvm::Expected<JsonType> readJsonFile(const std::string &Path, std::string *Text
   }
   if (!Value.is_object())
     return fileError(Path, "expected a JSON object at the top level");
-  if (Text)
-    *Text = (*Buffer)->getBuffer().str();
   return Value;
 }
 
+template <typename JsonType = Json>
+llvm::Expected<JsonType> readJsonFile(const std::string &Path, std::string *Text = nullptr) {
+  std::string Parseable;
+  if (llvm::Error E = readJsonText(Path, Parseable, Text))
+    return std::move(E);
+  return parseJsonText<JsonType>(Path, Parseable);
+}
+
 /// Checks an index shard name: a plain file name inside the folder.
-llvm::Error checkShardName(const std::string &IndexPath, const std::string &Tensor,
-                           const nlohmann::json &Value) {
-  if (!Value.is_string())
-    return fileError(IndexPath, "weight_map entry for '" + Tensor + "' is not a file name");
-  llvm::StringRef Name = Value.get_ref<const std::string &>();
+llvm::Error checkShardName(const std::string &IndexPath, llvm::StringRef Tensor,
+                           llvm::StringRef Name) {
   if (Name.empty() || Name.contains('/') || Name.contains('\\') || Name == "." || Name == "..")
     return fileError(IndexPath, "weight_map entry for '" + Tensor + "' names '" + Name +
                                     "', which is not a file in the model folder");
   return llvm::Error::success();
+}
+
+/// Reads the index through scanIndex, or, when that rejects it, as a
+/// document, so that the error names what is wrong.
+llvm::Expected<IndexContents> readIndexFile(const std::string &IndexPath) {
+  std::string Text;
+  if (llvm::Error E = readJsonText(IndexPath, Text))
+    return std::move(E);
+  IndexContents Contents;
+  if (scanIndex(Text, Contents))
+    return std::move(Contents);
+
+  auto Index = parseJsonText<nlohmann::json>(IndexPath, Text);
+  if (!Index)
+    return Index.takeError();
+  auto WeightMap = Index->find("weight_map");
+  if (WeightMap == Index->end() || !WeightMap->is_object())
+    return fileError(IndexPath, "has no 'weight_map' object");
+  Contents = IndexContents();
+  for (auto It = WeightMap->begin(); It != WeightMap->end(); ++It) {
+    if (!It.value().is_string())
+      return fileError(IndexPath, "weight_map entry for '" + It.key() + "' is not a file name");
+    Contents.WeightMap.emplace_back(It.key(), It.value().get<std::string>());
+  }
+  Index->erase(WeightMap);
+  Contents.Rest = std::move(*Index);
+  return std::move(Contents);
 }
 
 /// Reads the shard headers on every core: a checkpoint can have a thousand
@@ -147,21 +187,21 @@ llvm::Error readShards(HfModel &Model, const std::vector<std::string> &Names) {
 /// the shards it names.
 llvm::Error readIndexed(HfModel &Model) {
   std::string IndexPath = joinPath(Model.Dir, IndexName);
-  auto Index = readJsonFile<nlohmann::json>(IndexPath);
+  auto Index = readIndexFile(IndexPath);
   if (!Index)
     return Index.takeError();
-  const nlohmann::json *WeightMap =
-      Index->contains("weight_map") ? &(*Index)["weight_map"] : nullptr;
-  if (!WeightMap || !WeightMap->is_object())
-    return fileError(IndexPath, "has no 'weight_map' object");
 
-  std::set<std::string> ShardNames;
-  for (auto It = WeightMap->begin(); It != WeightMap->end(); ++It) {
-    if (llvm::Error E = checkShardName(IndexPath, It.key(), It.value()))
+  llvm::StringMap<llvm::StringRef> Listed;
+  std::set<llvm::StringRef> ShardNames;
+  for (const auto &[Tensor, Shard] : Index->WeightMap) {
+    if (llvm::Error E = checkShardName(IndexPath, Tensor, Shard))
       return E;
-    ShardNames.insert(It.value().get<std::string>());
+    if (!Listed.try_emplace(Tensor, Shard).second)
+      return fileError(IndexPath, "lists tensor '" + Tensor +
+                                      "' more than once in weight_map; each tensor must appear once");
+    ShardNames.insert(Shard);
   }
-  for (const std::string &Name : ShardNames)
+  for (llvm::StringRef Name : ShardNames)
     if (!llvm::sys::fs::exists(joinPath(Model.Dir, Name)))
       return fileError(IndexPath, "names shard '" + Name + "', which does not exist");
 
@@ -174,19 +214,18 @@ llvm::Error readIndexed(HfModel &Model) {
   llvm::StringMap<llvm::StringRef> Actual;
   for (const SourceTensor &T : Model.Tensors)
     Actual[T.Name] = Model.Shards[T.Shard].Name;
-  for (auto It = WeightMap->begin(); It != WeightMap->end(); ++It) {
-    auto Found = Actual.find(It.key());
-    if (Found == Actual.end() || Found->second != It.value().get_ref<const std::string &>())
-      return fileError(IndexPath, "maps tensor '" + It.key() + "' to '" +
-                                      It.value().get<std::string>() +
+  for (const auto &[Tensor, Shard] : Index->WeightMap) {
+    auto Found = Actual.find(Tensor);
+    if (Found == Actual.end() || Found->second != Shard)
+      return fileError(IndexPath, "maps tensor '" + Tensor + "' to '" + Shard +
                                       "', but that shard does not contain it");
   }
-  if (Actual.size() != WeightMap->size())
+  if (Actual.size() != Listed.size())
     for (const SourceTensor &T : Model.Tensors)
-      if (!WeightMap->contains(T.Name))
+      if (!Listed.count(T.Name))
         return fileError(joinPath(Model.Dir, Model.Shards[T.Shard].Name),
                          "tensor '" + T.Name + "' is missing from " + IndexName);
-  Model.Index = std::move(*Index);
+  Model.Index = std::move(Index->Rest);
   return llvm::Error::success();
 }
 

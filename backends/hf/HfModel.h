@@ -33,9 +33,7 @@ struct HfModel {
   std::string RealDir;      ///< Absolute, symlinks resolved.
   Json Config;
   std::string ConfigText; ///< config.json as read, for byte-preserving edits.
-  /// model.safetensors.index.json, when sharded. Parsed into sorted maps,
-  /// because an index has one key per tensor and ordered_json's insertion
-  /// is linear in the object size.
+  /// model.safetensors.index.json without its weight_map, when sharded.
   std::optional<nlohmann::json> Index;
   std::vector<Shard> Shards; ///< In index order (sorted file names).
   std::vector<SourceTensor> Tensors; ///< Shard by shard, in data-offset order.

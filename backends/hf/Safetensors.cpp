@@ -2,6 +2,7 @@
 #include "backends/hf/Safetensors.h"
 
 #include "backends/FileIo.h"
+#include "backends/hf/HeaderScan.h"
 #include "compiler/Error.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -270,6 +271,23 @@ Expected<std::vector<uint64_t>> parseShape(StringRef Path, StringRef Name,
   return Shape;
 }
 
+/// Checks \p Tensor's data_offsets against each other and against the size
+/// of the data section.
+Error checkOffsets(StringRef Path, const TensorEntry &Tensor,
+                   uint64_t DataSize) {
+  StringRef Name = Tensor.Name;
+  if (Tensor.Begin > Tensor.End)
+    return tensorError(Path, Name,
+                       "data_offsets begin " + Twine(Tensor.Begin) +
+                           " is greater than end " + Twine(Tensor.End));
+  if (Tensor.End > DataSize)
+    return tensorError(Path, Name,
+                       "data_offsets end " + Twine(Tensor.End) +
+                           " is past the end of the data section (size " +
+                           Twine(DataSize) + ")");
+  return Error::success();
+}
+
 /// Parses data_offsets into \p Tensor and checks them against the size of
 /// the data section.
 Error parseDataOffsets(StringRef Path, const Json &Value, uint64_t DataSize,
@@ -296,17 +314,7 @@ Error parseDataOffsets(StringRef Path, const Json &Value, uint64_t DataSize,
   }
   Tensor.Begin = Offsets[0];
   Tensor.End = Offsets[1];
-
-  if (Tensor.Begin > Tensor.End)
-    return tensorError(Path, Name,
-                       "data_offsets begin " + Twine(Tensor.Begin) +
-                           " is greater than end " + Twine(Tensor.End));
-  if (Tensor.End > DataSize)
-    return tensorError(Path, Name,
-                       "data_offsets end " + Twine(Tensor.End) +
-                           " is past the end of the data section (size " +
-                           Twine(DataSize) + ")");
-  return Error::success();
+  return checkOffsets(Path, Tensor, DataSize);
 }
 
 /// Checks that dtype times shape is a whole number of bytes equal to the
@@ -439,16 +447,10 @@ const DTypeInfo *lookupDType(StringRef Name) {
   return nullptr;
 }
 
-Expected<Header> parseHeader(StringRef Path, StringRef HeaderJson,
-                             uint64_t FileSize) {
-  if (Error E = checkHeaderLength(Path, HeaderJson.size(), FileSize))
-    return E;
+namespace detail {
 
-  Header Result;
-  Result.Path = Path.str();
-  Result.FileSize = FileSize;
-  Result.DataStart = LengthFieldSize + HeaderJson.size();
-
+Error parseHeaderThroughDom(StringRef Path, StringRef HeaderJson,
+                            Header &Result) {
   Expected<Json> Root = parseJson(Path, HeaderJson);
   if (!Root)
     return Root.takeError();
@@ -456,6 +458,8 @@ Expected<Header> parseHeader(StringRef Path, StringRef HeaderJson,
   // nlohmann::json keeps object keys sorted, so entries are checked in name
   // order and the first bad one by name is reported. ordered_json would keep
   // the file's order but inserts each key with a linear search.
+  Result.Tensors.clear();
+  Result.Metadata = nullptr;
   for (const auto &[Name, Entry] : Root->items()) {
     if (Name == MetadataKey) {
       Expected<nlohmann::ordered_json> Metadata = parseMetadata(Path, Entry);
@@ -470,6 +474,47 @@ Expected<Header> parseHeader(StringRef Path, StringRef HeaderJson,
       return Tensor.takeError();
     Result.Tensors.push_back(std::move(*Tensor));
   }
+  return Error::success();
+}
+
+} // namespace detail
+
+namespace {
+
+/// Reads \p HeaderJson through scanPlainHeader and checks each tensor's
+/// offsets and size. Returns false when the slow path must run instead,
+/// because something is wrong and its message must name the first bad
+/// entry in the slow path's order.
+bool parseHeaderFast(StringRef Path, StringRef HeaderJson, Header &Result) {
+  if (!scanPlainHeader(HeaderJson, Result.Tensors, Result.Metadata))
+    return false;
+  for (const TensorEntry &Tensor : Result.Tensors) {
+    Error E = checkOffsets(Path, Tensor, Result.dataSize());
+    if (!E)
+      E = checkByteSize(Path, *lookupDType(Tensor.DType), Tensor);
+    if (E) {
+      consumeError(std::move(E));
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+Expected<Header> parseHeader(StringRef Path, StringRef HeaderJson,
+                             uint64_t FileSize) {
+  if (Error E = checkHeaderLength(Path, HeaderJson.size(), FileSize))
+    return E;
+
+  Header Result;
+  Result.Path = Path.str();
+  Result.FileSize = FileSize;
+  Result.DataStart = LengthFieldSize + HeaderJson.size();
+
+  if (!parseHeaderFast(Path, HeaderJson, Result))
+    if (Error E = detail::parseHeaderThroughDom(Path, HeaderJson, Result))
+      return E;
 
   // Names break ties so the order is the same on every run.
   llvm::sort(Result.Tensors, [](const TensorEntry &A, const TensorEntry &B) {

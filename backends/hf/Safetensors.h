@@ -74,6 +74,15 @@ llvm::Expected<Header> parseHeader(llvm::StringRef Path,
                                    llvm::StringRef HeaderJson,
                                    uint64_t FileSize);
 
+namespace detail {
+/// The slow path of parseHeader: builds a JSON document and checks it,
+/// filling \p Result's Tensors (in name order) and Metadata. parseHeader
+/// takes it only when its fast path rejects a header; tests and the fuzzer
+/// call it directly to compare the two.
+llvm::Error parseHeaderThroughDom(llvm::StringRef Path,
+                                  llvm::StringRef HeaderJson, Header &Result);
+} // namespace detail
+
 /// Appends \p Text to \p Out as a JSON string, escaped exactly as
 /// nlohmann::json::dump() escapes it. \p Text must be valid UTF-8.
 void appendJsonString(std::string &Out, llvm::StringRef Text);

@@ -313,6 +313,30 @@ class BadSourceTest(unittest.TestCase):
         edit_index(model, point_outside)
         self.assert_rejected(model, INDEX_FILE_NAME, outside_path, "not a file in the model folder")
 
+    def test_bad_index_repeats_tensor(self):
+        # json.dumps cannot repeat a key, so the repeat is written as text. The repeat names
+        # another shard, which a parser that keeps one value per key would hide.
+        model = self.copy_fixture("qwen36")
+        path = model / INDEX_FILE_NAME
+        text = path.read_text(encoding="utf-8")
+        line = '"weight_map": {'
+        self.assertEqual(text.count(line), 1)
+        repeat = f'"mtp.fc.weight": "{FIRST_SHARD}",'
+        path.write_text(text.replace(line, line + repeat), encoding="utf-8")
+        self.assert_rejected(model, INDEX_FILE_NAME,
+                             "lists tensor 'mtp.fc.weight' more than once in weight_map; "
+                             "each tensor must appear once")
+
+    def test_bad_index_entry_not_a_string(self):
+        model = self.copy_fixture("qwen36")
+        edit_index(model, lambda index: index["weight_map"].update({"mtp.fc.weight": 7}))
+        self.assert_rejected(model, INDEX_FILE_NAME, "weight_map entry for 'mtp.fc.weight' is not a file name")
+
+    def test_bad_index_without_weight_map(self):
+        model = self.copy_fixture("qwen36")
+        edit_index(model, lambda index: index.pop("weight_map"))
+        self.assert_rejected(model, INDEX_FILE_NAME, "has no 'weight_map' object")
+
     def test_bad_index_missing_tensor(self):
         model = self.copy_fixture("qwen36")
         name = "mtp.fc.weight"
