@@ -449,17 +449,23 @@ private:
     return std::move(*Types);
   }
 
-  const std::map<uint32_t, std::set<std::string>> &suffixesBySourceLayer() {
+  /// Returns the tensor name suffixes of each source layer, sorted. They
+  /// point into the model's tensor names, because a checkpoint with many
+  /// experts has 100,000 of them.
+  const std::map<uint32_t, std::vector<llvm::StringRef>> &suffixesBySourceLayer() {
     if (!Suffixes.empty())
       return Suffixes;
     for (const std::string &Name : State.Model->TensorNames)
       if (auto Split = splitLayerTensorName(Name, Stack.Prefix))
-        Suffixes[Split->Layer].insert(Split->Rest.str());
+        Suffixes[Split->Layer].push_back(Split->Rest);
+    for (auto &[Layer, Names] : Suffixes)
+      llvm::sort(Names);
     return Suffixes;
   }
 
-  static bool hasPrefix(const std::set<std::string> &Names, llvm::StringRef Prefix) {
-    return llvm::any_of(Names, [&](const std::string &N) { return llvm::StringRef(N).startswith(Prefix); });
+  static bool hasPrefix(llvm::ArrayRef<llvm::StringRef> SortedNames, llvm::StringRef Prefix) {
+    auto First = llvm::lower_bound(SortedNames, Prefix);
+    return First != SortedNames.end() && First->startswith(Prefix);
   }
 
   void checkTensorFamily(const TensorFamilySpec &Family) {
@@ -472,8 +478,9 @@ private:
       if (!sameLayerValue((*Types)[Out], Family.Value))
         continue;
       auto Found = BySource.find(Map[Out]);
-      static const std::set<std::string> Empty;
-      const std::set<std::string> &Names = Found == BySource.end() ? Empty : Found->second;
+      llvm::ArrayRef<llvm::StringRef> Names;
+      if (Found != BySource.end())
+        Names = Found->second;
       for (const std::string &Required : Family.Require)
         if (!hasPrefix(Names, Required))
           Problems.push_back(describeFamilyProblem(Family, Out, "has no '" + Required + "*' tensors"));
@@ -720,7 +727,7 @@ private:
   bool RemapAll = false;
   std::map<std::string, llvm::SMRange> Remapped;
   std::map<std::string, llvm::SMRange> Kept;
-  std::map<uint32_t, std::set<std::string>> Suffixes;
+  std::map<uint32_t, std::vector<llvm::StringRef>> Suffixes;
 };
 
 } // namespace
