@@ -25,8 +25,8 @@ constexpr uint32_t ZeroFill = UINT32_MAX;
 constexpr uint32_t InlineBytes = UINT32_MAX - 1;
 
 /// The CopyRange::Source value that writes spaces, for the padding after a
-/// safetensors header, which would otherwise be held in memory for every
-/// shard until it is written.
+/// safetensors header and inside a GGUF header's rys.padding string, which
+/// would otherwise be held in memory for every file until it is written.
 constexpr uint32_t SpaceFill = UINT32_MAX - 2;
 
 /// One byte range copied from a source file into an output file.

@@ -960,6 +960,14 @@ Value Value::stringArray(std::vector<std::string> Elements) {
   return Result;
 }
 
+Value Value::spaces(uint64_t Count) {
+  Value Result;
+  Result.Type = Result.ElementType = ValueType::String;
+  Result.Spaces = true;
+  Result.SpaceCount = Count;
+  return Result;
+}
+
 Value Value::externalArray(ValueType ElementType, uint64_t Count,
                            uint64_t Offset, uint64_t Length) {
   assert(ElementType != ValueType::Array && "arrays of arrays are invalid");
@@ -1043,6 +1051,7 @@ double Value::asFloat64() const {
 
 StringRef Value::asString() const {
   assert(Type == ValueType::String && "not a STRING");
+  assert(!Spaces && "the spaces of Value::spaces() are not held");
   return Text;
 }
 
@@ -1078,6 +1087,8 @@ std::string Value::describe() const {
     return "ARRAY of " + std::to_string(arraySize()) + " " +
            valueTypeName(ElementType).str();
   case ValueType::String:
+    if (Spaces)
+      return TypeName + "of " + std::to_string(SpaceCount) + " spaces";
     return TypeName + quote(Text);
   case ValueType::Bool:
     return TypeName + (asBool() ? "true" : "false");
@@ -1097,6 +1108,10 @@ std::string Value::describe() const {
 
 void Value::encode(std::string &Out) const {
   appendLittleEndian(Out, static_cast<uint32_t>(Type), 4);
+  if (Spaces) {
+    appendLittleEndian(Out, SpaceCount, 8);
+    return;
+  }
   if (Type == ValueType::String) {
     appendString(Out, Text);
     return;
@@ -1118,6 +1133,8 @@ void Value::encode(std::string &Out) const {
 }
 
 bool Value::operator==(const Value &Other) const {
+  if (Spaces || Other.Spaces)
+    return Spaces == Other.Spaces && SpaceCount == Other.SpaceCount;
   if (External || Other.External)
     return std::tie(External, ElementType, ExternalCount, ExternalLength) ==
            std::tie(Other.External, Other.ElementType, Other.ExternalCount,
@@ -1260,6 +1277,8 @@ HeaderLayout layoutHeader(uint32_t Version, ArrayRef<KeyValue> Metadata,
     if (Entry.Val.isExternal())
       Layout.Gaps.push_back({Out.size(), Entry.Val.externalOffset(),
                              Entry.Val.externalLength()});
+    else if (Entry.Val.isSpaces())
+      Layout.Gaps.push_back({Out.size(), 0, Entry.Val.spaceCount(), true});
   }
 
   uint64_t Offset = 0;

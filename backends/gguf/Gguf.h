@@ -154,8 +154,17 @@ struct Value {
   static Value externalArray(ValueType ElementType, uint64_t Count,
                              uint64_t Offset, uint64_t Length);
 
+  /// Returns a STRING of \p Count spaces that are not held in memory:
+  /// layoutHeader leaves a gap for them, which the writer fills. A header's
+  /// alignment padding can be megabytes of spaces.
+  static Value spaces(uint64_t Count);
+
   ValueType type() const { return Type; }
   bool isArray() const { return Type == ValueType::Array; }
+
+  /// True for a string made by spaces(), and its length.
+  bool isSpaces() const { return Spaces; }
+  uint64_t spaceCount() const { return SpaceCount; }
 
   /// True for an array whose elements were left in the file.
   bool isExternal() const { return External; }
@@ -220,6 +229,9 @@ private:
   std::string PackedElements;
   /// The elements of a STRING array.
   std::vector<std::string> StringElements;
+  /// The length of a string made by spaces().
+  bool Spaces = false;
+  uint64_t SpaceCount = 0;
   /// An external array's element count, and where its elements lie.
   bool External = false;
   uint64_t ExternalCount = 0;
@@ -299,12 +311,15 @@ uint64_t tensorDataSize(const TensorInfo &Tensor);
 /// A header ready to write: its bytes, except the elements of external
 /// arrays, which are copied from the file the arrays were read from.
 struct HeaderLayout {
-  /// The destination of one external array's elements.
+  /// The destination of one external array's elements, or of the bytes of
+  /// a string made by Value::spaces().
   struct Gap {
     /// The position in Bytes before which the elements belong.
     uint64_t At = 0;
     uint64_t SourceOffset = 0;
     uint64_t Length = 0;
+    /// True when the gap is spaces, not bytes copied from the source.
+    bool Spaces = false;
   };
 
   /// Every header byte outside the gaps, in order, with the final padding.

@@ -174,7 +174,10 @@ void placeHeader(PlannedFile &File, HeaderLayout Layout, uint32_t Source) {
   uint64_t Offset = File.Prefix.size();
   for (size_t Index = 0; Index < Layout.Gaps.size(); ++Index) {
     const HeaderLayout::Gap &Gap = Layout.Gaps[Index];
-    File.Copies.push_back({Source, Gap.SourceOffset, Gap.Length, Offset});
+    if (Gap.Spaces)
+      File.Copies.push_back({SpaceFill, 0, Gap.Length, Offset});
+    else
+      File.Copies.push_back({Source, Gap.SourceOffset, Gap.Length, Offset});
     Offset += Gap.Length;
 
     uint64_t End = Index + 1 < Layout.Gaps.size() ? Layout.Gaps[Index + 1].At : Bytes.size();
@@ -243,7 +246,7 @@ HeaderLayout layoutAlignedHeader(const File &First, std::vector<KeyValue> &Metad
   Layout = layoutHeader(First.Version, Metadata, Infos, First.Alignment);
   uint64_t Unpadded = Layout.size() - Layout.Padding;
   uint64_t DataStart = alignedDataStart(Ranges, Unpadded, First.Alignment, Granule);
-  Metadata.back().Val = Value::string(std::string(DataStart - Unpadded, ' '));
+  Metadata.back().Val = Value::spaces(DataStart - Unpadded);
   Layout = layoutHeader(First.Version, Metadata, Infos, First.Alignment);
   assert(Layout.size() == DataStart && "padding missed the data start");
   assert(Layout.Padding == 0 && "the padding key, not zeros, ends the header");

@@ -561,6 +561,31 @@ TEST(GgufWriteTest, ExactBytes) {
   EXPECT_EQ(buildHeader(3, Metadata, Tensors, 32), Expected);
 }
 
+TEST(GgufWriteTest, SpacesLeaveAGap) {
+  // The same header as a STRING of 5 spaces laid out in memory, except that
+  // the spaces are a gap the writer fills.
+  std::vector<KeyValue> Held = {{"a", Value::uint32(7)},
+                                {"pad", Value::string("     ")}};
+  std::vector<KeyValue> Gapped = {{"a", Value::uint32(7)},
+                                  {"pad", Value::spaces(5)}};
+  std::vector<TensorInfo> Tensors = {makeTensor("t", {2}, GgmlF32)};
+  std::string Expected = buildHeader(3, Held, Tensors, 32);
+
+  HeaderLayout Layout = layoutHeader(3, Gapped, Tensors, 32);
+  // Preamble 24, key "a" 9, UINT32 8, key "pad" 11, STRING type and length 12.
+  ASSERT_EQ(Layout.Gaps.size(), 1u);
+  EXPECT_EQ(Layout.Gaps[0].At, 64u);
+  EXPECT_EQ(Layout.Gaps[0].Length, 5u);
+  EXPECT_TRUE(Layout.Gaps[0].Spaces);
+  EXPECT_EQ(Layout.size(), Expected.size());
+  EXPECT_EQ(Layout.Bytes.substr(0, 64) + "     " + Layout.Bytes.substr(64), Expected);
+
+  EXPECT_EQ(Value::spaces(5).describe(), "STRING of 5 spaces");
+  EXPECT_EQ(Value::spaces(5), Value::spaces(5));
+  EXPECT_NE(Value::spaces(5), Value::spaces(6));
+  EXPECT_NE(Value::spaces(5), Value::string("     "));
+}
+
 TEST(GgufWriteTest, OffsetsAreRunningPaddedSum) {
   std::vector<TensorInfo> Tensors = {makeTensor("a", {8}, GgmlI8),
                                      makeTensor("b", {100}, GgmlI8),
