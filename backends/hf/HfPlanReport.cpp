@@ -10,6 +10,10 @@
 
 namespace rysc::hf {
 
+std::string formatCount(uint64_t Count, llvm::StringRef Noun) {
+  return std::to_string(Count) + " " + Noun.str() + (Count == 1 ? "" : "s");
+}
+
 std::string formatBytes(uint64_t Bytes) {
   std::string Digits = std::to_string(Bytes);
   std::string Grouped;
@@ -57,12 +61,13 @@ void printLayers(llvm::raw_ostream &OS, const Compilation &C, const HfPlan &Plan
                           ? std::to_string(First.Source)
                           : std::to_string(First.Source) + ".." + std::to_string(Last.Source);
     OS << "  out " << llvm::left_justify(Out, 10) << " <- src " << llvm::left_justify(Src, 10)
-       << (First.Copy ? " copy      " : " original  ") << Tensors << " tensors, "
+       << (First.Copy ? " copy      " : " original  ") << formatCount(Tensors, "tensor") << ", "
        << formatBytes(Bytes) << "\n";
     Index = End;
   }
-  OS << "  other tensors (embeddings, norms, heads, towers, extra stacks): " << Plan.GlobalTensors
-     << " tensors, " << formatBytes(Plan.GlobalBytes) << ", names unchanged\n";
+  OS << "  other tensors (embeddings, norms, heads, towers, extra stacks): "
+     << formatCount(Plan.GlobalTensors, "tensor") << ", " << formatBytes(Plan.GlobalBytes)
+     << ", names unchanged\n";
 }
 
 void printFiles(llvm::raw_ostream &OS, const HfPlan &Plan) {
@@ -72,7 +77,7 @@ void printFiles(llvm::raw_ostream &OS, const HfPlan &Plan) {
   else
     OS << "output file (the source is one file; --max-shard-size splits it):\n";
   for (const OutputShard &Shard : Plan.Shards) {
-    OS << "  " << Shard.Name << ": " << Shard.Tensors.size() << " tensors, "
+    OS << "  " << Shard.Name << ": " << formatCount(Shard.Tensors.size(), "tensor") << ", "
        << formatBytes(Shard.DataSize) << " of tensor data, file " << formatBytes(Shard.FileSize);
     if (Shard.AlignmentPadding > 0)
       OS << ", header padded by " << formatBytes(Shard.AlignmentPadding) << " for --copy-alignment";

@@ -21,6 +21,10 @@ Json planToJson(const HfPlan &Plan);
 /// Formats a byte count with thousands separators and a binary unit.
 std::string formatBytes(uint64_t Bytes);
 
+/// Returns \p Count and \p Noun, with an "s" unless \p Count is 1:
+/// "1 tensor", "0 tensors".
+std::string formatCount(uint64_t Count, llvm::StringRef Noun);
+
 } // namespace rysc::hf
 
 #endif // RYSC_BACKENDS_HF_HFPLANREPORT_H

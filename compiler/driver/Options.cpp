@@ -116,11 +116,18 @@ llvm::Error applyOption(Options &Result, const OptionSpec &Spec, llvm::StringRef
     return llvm::Error::success();
   case OptionId::CopyAlignment: {
     std::optional<uint64_t> Size = parseSize(Value);
-    if (!Size || (*Size != 0 && !llvm::isPowerOf2_64(*Size)) || *Size > (1ull << 30))
-      return usageError("--copy-alignment needs 0 or a power of two up to 1GiB, such as 2MiB, "
-                        "found '" + Value + "'");
-    Result.CopyAlignment = *Size;
-    return llvm::Error::success();
+    if (Size && *Size <= (1ull << 30) && (*Size == 0 || llvm::isPowerOf2_64(*Size))) {
+      Result.CopyAlignment = *Size;
+      return llvm::Error::success();
+    }
+    std::string Message = "--copy-alignment needs 0 or a power of two up to 1GiB, such as 2MiB, "
+                          "found '" + Value.str() + "'";
+    bool Decimal = llvm::any_of(std::initializer_list<llvm::StringRef>{"KB", "MB", "GB", "TB"},
+                                [&](llvm::StringRef Unit) { return Value.endswith_insensitive(Unit); });
+    if (Size && Decimal)
+      Message += ", which is " + std::to_string(*Size) +
+                 " bytes: KB, MB, GB and TB are powers of 1000, so write KiB, MiB or GiB";
+    return usageError(Message);
   }
   case OptionId::Jobs:
     if (Value.getAsInteger(10, Result.Jobs) || Result.Jobs == 0)
@@ -161,13 +168,17 @@ std::optional<uint64_t> parseSize(llvm::StringRef Text) {
     const char *Suffix;
     uint64_t Factor;
   };
+  // Longer suffixes come first, so "4KiB" is not read as "4Ki" and "B".
+  // Case does not matter: "4kib", "4KiB" and "4KIB" are the same size.
   static const Unit Units[] = {{"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
                                {"TiB", 1ull << 40}, {"KB", 1000ull},     {"MB", 1000000ull},
                                {"GB", 1000000000ull}, {"TB", 1000000000000ull}, {"K", 1ull << 10},
-                               {"M", 1ull << 20},   {"G", 1ull << 30},   {"T", 1ull << 40}};
+                               {"M", 1ull << 20},   {"G", 1ull << 30},   {"T", 1ull << 40},
+                               {"B", 1}};
   uint64_t Factor = 1;
   for (const Unit &U : Units)
-    if (Text.consume_back(U.Suffix)) {
+    if (Text.endswith_insensitive(U.Suffix)) {
+      Text = Text.drop_back(llvm::StringRef(U.Suffix).size());
       Factor = U.Factor;
       break;
     }

@@ -37,7 +37,9 @@ llvm::Expected<Options> parseOptions(llvm::ArrayRef<const char *> Args);
 
 void printHelp(llvm::raw_ostream &OS);
 
-/// Parses a size such as "5GB", "512MiB" or "1000000".
+/// Parses a size such as "5GB", "512MiB", "4k" or "1000000". Units with an
+/// "i", and K, M, G and T alone, are powers of 1024; KB, MB, GB and TB are
+/// powers of 1000. Case does not matter.
 std::optional<uint64_t> parseSize(llvm::StringRef Text);
 
 } // namespace rysc::driver

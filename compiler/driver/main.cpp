@@ -46,7 +46,7 @@ void printGgufPlan(llvm::raw_ostream &OS, Session &S) {
   printEdits(OS, "GGUF metadata", *S.Compiled);
   OS << "\noutput files:\n";
   for (const gguf::OutputPart &Part : S.GgufPlan->Parts) {
-    OS << "  " << Part.Name << ": " << Part.Tensors << " tensors, "
+    OS << "  " << Part.Name << ": " << hf::formatCount(Part.Tensors, "tensor") << ", "
        << hf::formatBytes(Part.FileSize);
     if (Part.AlignmentPadding > 0)
       OS << ", header padded by " << hf::formatBytes(Part.AlignmentPadding)
@@ -370,10 +370,11 @@ int runInspect(const Options &Opts) {
   for (const Json &S : Report["extra_stacks"]) {
     OS << "  " << S["name"].get<std::string>() << ": ";
     if (S.contains("prefix"))
-      OS << S["tensors"].get<unsigned>() << " tensors under '" << S["prefix"].get<std::string>()
+      OS << hf::formatCount(S["tensors"].get<unsigned>(), "tensor") << " under '"
+         << S["prefix"].get<std::string>()
          << "', left as they are\n";
     else
-      OS << S["blocks"].get<unsigned>() << " block(s) from block " << S["first_block"].get<unsigned>()
+      OS << hf::formatCount(S["blocks"].get<unsigned>(), "block") << " from block " << S["first_block"].get<unsigned>()
          << (S["counted_in_layer_count"].get<bool>() ? ", counted in the layer count" : "")
          << "\n";
   }
