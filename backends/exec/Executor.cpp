@@ -429,9 +429,6 @@ private:
   /// State owned by one thread.
   struct Job {
     std::unique_ptr<char[]> Buffer; ///< Allocated on first pread/pwrite use.
-    /// The output offset below which writeback was started, in the file
-    /// being written.
-    uint64_t WritebackStart = 0;
   };
 
   /// One contiguous copy from a source into the output file being written.
@@ -463,7 +460,6 @@ private:
   Expected<uint64_t> copyChunkBuffered(Job &J, const CopyStep &Step,
                                        uint64_t Done, uint64_t Want, int Output,
                                        const std::string &Display);
-  void startWriteback(Job &J, int Output, uint64_t End);
   Error writeFill(int Output, uint64_t Offset, uint64_t Size, char Fill,
                   const std::string &Display);
   Error writeAll(int Output, const char *Data, uint64_t Size, uint64_t Offset,
@@ -569,7 +565,6 @@ Error PlanWriter::writeFile(Job &J, const PlannedFile &File) {
   if (Output.get() < 0)
     return fileError(Display, "failed to create: " + errnoMessage(errno));
 
-  J.WritebackStart = 0;
   if (Error E = writeContent(J, File, Output.get(), Display))
     return E;
 
@@ -653,27 +648,8 @@ Error PlanWriter::copy(Job &J, const CopyStep &Step, int Output,
     if (*Copied == 0 && UseKernelCopy)
       UseKernelCopy = false;
     Done += *Copied;
-    startWriteback(J, Output, Step.OutputOffset + Done);
   }
   return Error::success();
-}
-
-/// Starts writeback of the bytes of \p Output from the last start up to
-/// \p End once a window of them is waiting. Copies go in ascending output
-/// order, so \p End only grows within a file. sync_file_range blocks while
-/// the disk's queue is full, which keeps the copy at the disk's pace instead
-/// of leaving gigabytes dirty for the final fsync.
-void PlanWriter::startWriteback(Job &J, int Output, uint64_t End) {
-  uint64_t Window = Options.WritebackWindow;
-  if (Window == 0 || End < J.WritebackStart + Window)
-    return;
-
-  // The hint only affects speed, so a failure is ignored. The fsync after
-  // all files are written reports any write error.
-  (void)::sync_file_range(Output, static_cast<off64_t>(J.WritebackStart),
-                          static_cast<off64_t>(End - J.WritebackStart),
-                          SYNC_FILE_RANGE_WRITE);
-  J.WritebackStart = End;
 }
 
 /// Copies up to \p Want bytes with copy_file_range. Returns 0 when the

@@ -22,11 +22,6 @@ struct ExecuteOptions {
   /// Bytes per copy_file_range call and size of each job's buffer for the
   /// pread/pwrite fallback.
   size_t ChunkSize = 8u << 20;
-  /// Writeback of an output file starts each time this many bytes were
-  /// written past the last start, or 0 to start it only when the file is
-  /// closed. Without it, gigabytes stay dirty until the kernel's flusher
-  /// catches up, and the final fsync waits for all of them.
-  uint64_t WritebackWindow = 64u << 20;
   /// Always use pread/pwrite, so tests can exercise that path.
   bool DisableCopyFileRange = false;
   /// When set, receives one line per copy (for --verbose).

@@ -214,19 +214,6 @@ TEST_P(ExecutorCopyTest, WritesPlannedBytes) {
   EXPECT_EQ(Status.st_mode & 0777, 0755u);
 }
 
-TEST_P(ExecutorCopyTest, WritebackEveryChunkKeepsBytes) {
-  // A window of one chunk starts writeback after every copy call, the most
-  // often it can, on both copy paths.
-  ExecuteOptions Options;
-  Options.DisableCopyFileRange = std::get<0>(GetParam());
-  Options.Jobs = std::get<1>(GetParam());
-  Options.ChunkSize = 4096;
-  Options.WritebackWindow = 4096;
-
-  ASSERT_EQ(run(makePlan(), Out, Options), "");
-  expectPlanOutput(Out);
-}
-
 INSTANTIATE_TEST_SUITE_P(CopyPathsAndJobs, ExecutorCopyTest,
                          ::testing::Combine(::testing::Bool(),
                                             ::testing::Values(0u, 1u, 4u)));
