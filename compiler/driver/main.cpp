@@ -336,6 +336,24 @@ int runCheck(const Options &Opts) {
   return Failed ? Failure : Success;
 }
 
+/// Describes the decoder layer count and the config field it comes from.
+/// A field that also counts extra blocks (GGUF block_count with an MTP
+/// block) holds more than the decoder layers, and the text shows both.
+std::string describeLayerCount(const Json &Report, uint32_t Layers) {
+  std::string Field = Report["layer_count_field"].get<std::string>();
+  uint32_t Extra = 0;
+  std::string Names;
+  for (const Json &S : Report["extra_stacks"])
+    if (S.contains("counted_in_layer_count") && S["counted_in_layer_count"].get<bool>()) {
+      Extra += S["blocks"].get<uint32_t>();
+      Names += (Names.empty() ? "" : ", ") + S["name"].get<std::string>();
+    }
+  if (Extra == 0)
+    return std::to_string(Layers) + " ('" + Field + "')";
+  return std::to_string(Layers) + " ('" + Field + "' is " + std::to_string(Layers + Extra) +
+         ", which also counts " + hf::formatCount(Extra, "block") + " of " + Names + ")";
+}
+
 int runInspect(const Options &Opts) {
   if (Opts.Positional.size() != 1) {
     llvm::errs() << "rysc: error: usage: rysc inspect MODEL\n";
@@ -356,8 +374,8 @@ int runInspect(const Options &Opts) {
   llvm::raw_ostream &OS = llvm::outs();
   OS << "model: " << Opts.Positional[0] << "\nformat: " << Report["format"].get<std::string>()
      << "\nprofile: " << Report["profile"].get<std::string>() << "\nlayers: "
-     << Resolved->Layers << " ('" << Report["layer_count_field"].get<std::string>()
-     << "'), decoder stack " << Resolved->C.Stack.Prefix << ".N\n";
+     << describeLayerCount(Report, Resolved->Layers) << ", decoder stack "
+     << Resolved->C.Stack.Prefix << ".N\n";
   OS << "per-layer fields:" << (Report["per_layer_fields"].empty() ? " none" : "") << "\n";
   for (const Json &F : Report["per_layer_fields"])
     OS << "  " << F["field"].get<std::string>() << " (" << F["kind"].get<std::string>()

@@ -1203,7 +1203,8 @@ class InspectTest(RyscTestCase):
             [{"name": "nextn", "blocks": 1, "first_block": QWEN35_TRUNK, "counted_in_layer_count": True}],
         )
         self.assertIn("schedule qwen35.attention.recurrent_layers: (T T T F) x16   (T = true, F = false)", stdout)
-        self.assertIn("layers: 64 ('qwen35.block_count'), decoder stack blk.N", stdout.splitlines())
+        self.assertIn("layers: 64 ('qwen35.block_count' is 65, which also counts 1 block of nextn), decoder stack blk.N",
+                      stdout.splitlines())
 
     def test_qwen35_gguf_output_schedule(self):
         stdout, document = self.inspect(self.qwen35_out)
