@@ -14,7 +14,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-/// Where the scanner is in the expected structure
+/// The scanner's position in the expected structure
 ///   {"__metadata__": {"k": "v", ...}, "name": {"dtype": "F32",
 ///    "shape": [2, 3], "data_offsets": [0, 24]}, ...}
 enum class Position {

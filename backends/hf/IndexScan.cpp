@@ -8,9 +8,9 @@ namespace {
 using Json = nlohmann::json;
 
 /// The handler nlohmann::json::sax_parse calls for each token. Values
-/// outside weight_map are built into a document, the way nlohmann's own
-/// parser would build them (a repeated key keeps its last value); inside
-/// weight_map, only string values are taken, into a flat list.
+/// outside weight_map are built into a document, as nlohmann's own parser
+/// builds them, so a repeated key keeps its last value. Inside weight_map,
+/// only string values are taken, into a flat list.
 class IndexScanner {
 public:
   explicit IndexScanner(IndexContents &Out) : Out(Out) {}

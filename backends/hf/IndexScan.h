@@ -2,9 +2,10 @@
 //
 // An index lists one weight_map entry per tensor: 10 MB for 100,000
 // tensors. Parsed into a JSON document, those entries cost a sorted map
-// node and two strings each, a sixth of `rysc plan`'s time on such a
-// checkpoint. The scanner here streams the index, keeps weight_map as a
-// flat list, and builds a document only for the other keys (metadata).
+// node and two strings each: about 14 % of `rysc plan`'s CPU samples (perf)
+// on such a checkpoint. The scanner here streams the index, keeps
+// weight_map as a flat list, and builds a document only for the other keys
+// (metadata).
 #ifndef RYSC_BACKENDS_HF_INDEXSCAN_H
 #define RYSC_BACKENDS_HF_INDEXSCAN_H
 

@@ -564,12 +564,12 @@ TEST(GgufWriteTest, ExactBytes) {
 TEST(GgufWriteTest, SpacesLeaveAGap) {
   // The same header as a STRING of 5 spaces laid out in memory, except that
   // the spaces are a gap the writer fills.
-  std::vector<KeyValue> Held = {{"a", Value::uint32(7)},
-                                {"pad", Value::string("     ")}};
+  std::vector<KeyValue> InMemory = {{"a", Value::uint32(7)},
+                                    {"pad", Value::string("     ")}};
   std::vector<KeyValue> Gapped = {{"a", Value::uint32(7)},
                                   {"pad", Value::spaces(5)}};
   std::vector<TensorInfo> Tensors = {makeTensor("t", {2}, GgmlF32)};
-  std::string Expected = buildHeader(3, Held, Tensors, 32);
+  std::string Expected = buildHeader(3, InMemory, Tensors, 32);
 
   HeaderLayout Layout = layoutHeader(3, Gapped, Tensors, 32);
   // Preamble 24, key "a" 9, UINT32 8, key "pad" 11, STRING type and length 12.

@@ -18,7 +18,8 @@ using namespace rysc::safetensors;
 
 namespace {
 
-/// One line per tensor, sorted, so results of both paths compare.
+/// Returns one line per tensor, sorted, so that the results of both paths
+/// can be compared.
 std::vector<std::string> describe(const std::vector<TensorEntry> &Tensors) {
   std::vector<std::string> Lines;
   for (const TensorEntry &T : Tensors) {
