@@ -219,6 +219,26 @@ void checkHfFiles(const ResolvedModel &R, std::vector<Finding> &Findings) {
                         "set metadata.total_size to " + std::to_string(Total)});
 }
 
+/// Returns the parts of a provenance record that inspect shows. Earlier
+/// recipes come from the chained "previous" records, nearest first.
+Json summarizeProvenance(const Json &Record) {
+  const Json *Name = lookupPath(Record, "recipe.name");
+  Json Summary = {{"recipe", Name ? *Name : Json(nullptr)},
+                  {"map", Record.value("map", Json::array())}};
+  Json Earlier = Json::array();
+  for (const Json *Previous = &Record; Previous->contains("previous") &&
+                                       (*Previous)["previous"].is_object();) {
+    Previous = &(*Previous)["previous"];
+    const Json *EarlierName = lookupPath(*Previous, "recipe.name");
+    Earlier.push_back(EarlierName ? *EarlierName : Json(nullptr));
+  }
+  if (!Earlier.empty()) {
+    Summary["earlier_recipes"] = std::move(Earlier);
+    Summary["original_map"] = Record.value("original_map", Json(nullptr));
+  }
+  return Summary;
+}
+
 } // namespace
 
 std::optional<std::vector<Json>> layerTypes(const ResolvedModel &R, const std::string &Field) {
@@ -319,10 +339,7 @@ Json inspectModel(const ResolvedModel &R) {
     Files.push_back({{"file", Name}, {"size", Size}});
   Report["files"] = Files;
   if (M.Provenance)
-    Report["rysc_provenance"] = {{"recipe", lookupPath(*M.Provenance, "recipe.name")
-                                                ? *lookupPath(*M.Provenance, "recipe.name")
-                                                : Json(nullptr)},
-                                 {"map", M.Provenance->value("map", Json::array())}};
+    Report["rysc_provenance"] = summarizeProvenance(*M.Provenance);
   return Report;
 }
 

@@ -18,13 +18,13 @@ void loadHf(LoadedModel &Model) {
     Model.Tensors[T.Name] = {Shard.Header.Path, Shard.Header.DataStart + T.Entry->Begin,
                              T.Entry->End - T.Entry->Begin, T.Entry->DType, T.Entry->Shape};
   }
-  llvm::SmallString<256> Record(Hf.Dir);
-  llvm::sys::path::append(Record, "rysc.json");
-  if (auto Buffer = llvm::MemoryBuffer::getFile(Record)) {
-    Json Parsed = Json::parse((*Buffer)->getBuffer().str(), nullptr, false);
-    if (Parsed.is_object())
-      Model.Provenance = std::move(Parsed);
-  }
+  // check and inspect also read outputs of other tools, so a damaged record
+  // is reported as no record rather than as an error.
+  auto Record = readProvenance(Hf);
+  if (Record)
+    Model.Provenance = std::move(*Record);
+  else
+    llvm::consumeError(Record.takeError());
 }
 
 void loadGguf(LoadedModel &Model) {
@@ -36,15 +36,41 @@ void loadGguf(LoadedModel &Model) {
     Model.Tensors[T.Info->Name] = {Part.Path, Part.DataStart + T.Info->Offset, T.Info->Size,
                                    Traits ? Traits->Name.str() : "?", T.Info->Dims};
   }
-  if (const gguf::Value *Record = G.first().find("rys.provenance"))
-    if (Record->type() == gguf::ValueType::String) {
-      Json Parsed = Json::parse(Record->asString().str(), nullptr, false);
-      if (Parsed.is_object())
-        Model.Provenance = std::move(Parsed);
-    }
+  auto Record = readProvenance(G);
+  if (Record)
+    Model.Provenance = std::move(*Record);
+  else
+    llvm::consumeError(Record.takeError());
+}
+
+llvm::Expected<std::optional<Json>> parseRecord(llvm::StringRef Text, const llvm::Twine &Where) {
+  Json Parsed = Json::parse(Text.str(), nullptr, false);
+  if (!Parsed.is_object())
+    return plainError(Where + " is not a JSON object, so it is not a rysc provenance record");
+  return std::optional<Json>(std::move(Parsed));
 }
 
 } // namespace
+
+llvm::Expected<std::optional<Json>> readProvenance(const hf::HfModel &Model) {
+  llvm::SmallString<256> Path(Model.Dir);
+  llvm::sys::path::append(Path, "rysc.json");
+  auto Buffer = llvm::MemoryBuffer::getFile(Path);
+  if (!Buffer)
+    return std::nullopt;
+  return parseRecord((*Buffer)->getBuffer(), "'" + Path + "'");
+}
+
+llvm::Expected<std::optional<Json>> readProvenance(const gguf::GgufModel &Model) {
+  const gguf::Value *Record = Model.first().find("rys.provenance");
+  if (!Record)
+    return std::nullopt;
+  if (Record->type() != gguf::ValueType::String)
+    return plainError("the key 'rys.provenance' of '" + Model.first().Path +
+                      "' is not a string, so it is not a rysc provenance record");
+  return parseRecord(Record->asString(),
+                     "the key 'rys.provenance' of '" + Model.first().Path + "'");
+}
 
 llvm::Expected<LoadedModel> loadModel(llvm::StringRef Path) {
   LoadedModel Model;

@@ -41,6 +41,12 @@ struct LoadedModel {
 /// Reads a Hugging Face folder or a GGUF file (headers only).
 llvm::Expected<LoadedModel> loadModel(llvm::StringRef Path);
 
+/// Reads the provenance record that rysc wrote into a model: `rysc.json` in a
+/// folder, or the `rys.provenance` key of a GGUF file. Returns std::nullopt
+/// when the model has none, and an error when the record is not a JSON object.
+llvm::Expected<std::optional<Json>> readProvenance(const hf::HfModel &Model);
+llvm::Expected<std::optional<Json>> readProvenance(const gguf::GgufModel &Model);
+
 } // namespace rysc
 
 #endif // RYSC_BACKENDS_MODELLOADER_H

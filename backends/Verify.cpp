@@ -343,8 +343,32 @@ VerifyResult checkIndex(const LoadedModel &Out) {
   return R;
 }
 
-VerifyResult checkProvenance(const LoadedModel &Out, const Compilation &C,
-                             const RecipeSource &Recipe) {
+/// Checks that the output's record chains the source's record, when the
+/// source has one, and that its original_map composes the two maps.
+void checkChain(VerifyResult &R, const LoadedModel &Source, const Json &P,
+                const Compilation &C) {
+  if (!Source.Provenance) {
+    if (P.contains("previous"))
+      fail(R, "the record chains an earlier record, but the source has none");
+    return;
+  }
+  if (!P.contains("previous") || P["previous"] != *Source.Provenance) {
+    fail(R, "the record does not chain the source's provenance record");
+    return;
+  }
+  auto Original = composeOriginalMap(C.Map, *Source.Provenance);
+  if (!Original) {
+    llvm::consumeError(Original.takeError());
+    if (P.contains("original_map"))
+      fail(R, "the record has an 'original_map', but the source's map does not compose with it");
+    return;
+  }
+  if (!P.contains("original_map") || P["original_map"] != *Original)
+    fail(R, "the recorded original_map differs from the source's map composed with the recipe's");
+}
+
+VerifyResult checkProvenance(const LoadedModel &Source, const LoadedModel &Out,
+                             const Compilation &C, const RecipeSource &Recipe) {
   VerifyResult R{"provenance", true, {}, ""};
   if (!Out.Provenance) {
     fail(R, "the output has no rysc provenance record");
@@ -367,7 +391,9 @@ VerifyResult checkProvenance(const LoadedModel &Out, const Compilation &C,
   if (!P.contains("seams") ||
       nlohmann::json::parse(P["seams"].dump()) != nlohmann::json::parse(seamsToJson(C.Map).dump()))
     fail(R, "the recorded seams differ from the recipe's seams");
-  R.Summary = "map, seams and recipe hash recorded";
+  checkChain(R, Source, P, C);
+  R.Summary = Source.Provenance ? "map, seams and recipe hash recorded, source's record chained"
+                                : "map, seams and recipe hash recorded";
   return R;
 }
 
@@ -399,7 +425,7 @@ std::vector<VerifyResult> verifyOutput(const LoadedModel &Source, const LoadedMo
   Results.push_back(checkBytes(Expected, Source, Out, Options.Jobs));
   if (Out.Hf)
     Results.push_back(checkIndex(Out));
-  Results.push_back(checkProvenance(Out, C, Recipe));
+  Results.push_back(checkProvenance(Source, Out, C, Recipe));
   return Results;
 }
 

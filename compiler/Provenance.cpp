@@ -1,5 +1,6 @@
 // Provenance records and the JSON forms of the map, seams and edits.
 #include "compiler/Provenance.h"
+#include "compiler/Error.h"
 #include "compiler/Sha256.h"
 
 namespace rysc {
@@ -47,8 +48,30 @@ Json editsToJson(const std::vector<ConfigEdit> &Edits) {
   return Result;
 }
 
+llvm::Expected<Json> composeOriginalMap(const LayerMap &Map, const Json &Previous) {
+  // A record that was itself chained maps to the first model already.
+  const char *Key = Previous.contains("original_map") ? "original_map" : "map";
+  const Json *Earlier = Previous.contains(Key) ? &Previous[Key] : nullptr;
+  if (!Earlier || !Earlier->is_array())
+    return plainError(llvm::Twine("it has no '") + Key + "' list");
+  if (Earlier->size() != Map.sourceCount())
+    return plainError(llvm::Twine("its '") + Key + "' lists " + llvm::Twine(Earlier->size()) +
+                      " layers, but the source has " + llvm::Twine(Map.sourceCount()));
+
+  Json Result = Json::array();
+  for (const OutputLayer &Layer : Map.layers()) {
+    const Json &Original = (*Earlier)[Layer.Source];
+    if (!Original.is_number_integer() || Original.get<int64_t>() < 0)
+      return plainError(llvm::Twine("entry ") + llvm::Twine(Layer.Source) + " of its '" + Key +
+                        "' list is not a layer number");
+    Result.push_back(Original);
+  }
+  return Result;
+}
+
 Json buildProvenance(const Compilation &C, const RecipeSource &Recipe,
-                     llvm::StringRef SourceFormat, llvm::StringRef SourceConfigText) {
+                     llvm::StringRef SourceFormat, llvm::StringRef SourceConfigText,
+                     const Json *Previous) {
   Json Record;
   Record["rysc_version"] = RYSC_VERSION;
   Record["recipe"] = {{"name", Recipe.Name}, {"sha256", sha256Hex(Recipe.Text)},
@@ -63,6 +86,15 @@ Json buildProvenance(const Compilation &C, const RecipeSource &Recipe,
   Record["seams"] = seamsToJson(C.Map);
   Record["config_edits"] = editsToJson(C.Edits);
   Record["kept_fields"] = C.KeptFields;
+  if (!Previous)
+    return Record;
+
+  // A map that does not compose is left out here; the driver warns about it.
+  if (auto Original = composeOriginalMap(C.Map, *Previous))
+    Record["original_map"] = std::move(*Original);
+  else
+    llvm::consumeError(Original.takeError());
+  Record["previous"] = *Previous;
   return Record;
 }
 

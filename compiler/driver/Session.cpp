@@ -1,6 +1,7 @@
 // One run of `plan` or `apply`.
 #include "Session.h"
 
+#include "backends/ModelLoader.h"
 #include "compiler/Parser.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -109,11 +110,33 @@ bool Session::compile(const std::string &RecipePath, const std::string *Model) {
   Compiled = compileRecipe(Diags, Registry, Recipe, HasFacts ? &Facts : nullptr, Options);
   if (Compiled && !HasFacts && Kind != InputKind::None)
     Compiled->Stack.Prefix = "blk";
+  if (Compiled && HasFacts)
+    readSourceProvenance();
   return Compiled.has_value();
 }
 
+void Session::readSourceProvenance() {
+  auto Record = Hf ? readProvenance(*Hf) : readProvenance(*Gguf);
+  if (!Record) {
+    Diags.warning(llvm::toString(Record.takeError()) +
+                  "; the output's record will not include it");
+    return;
+  }
+  SourceProvenance = std::move(*Record);
+  if (!SourceProvenance)
+    return;
+
+  // The record is chained either way, and only the composed map is left out.
+  auto Original = composeOriginalMap(Compiled->Map, *SourceProvenance);
+  if (!Original)
+    Diags.warning("the source's provenance record cannot be composed with this recipe's map: " +
+                  llvm::toString(Original.takeError()) +
+                  "; the output's record keeps it under 'previous' without 'original_map'");
+}
+
 std::string Session::provenanceText(llvm::StringRef Format, llvm::StringRef ConfigText) const {
-  return buildProvenance(*Compiled, Source, Format, ConfigText).dump(2) + "\n";
+  const Json *Previous = SourceProvenance ? &*SourceProvenance : nullptr;
+  return buildProvenance(*Compiled, Source, Format, ConfigText, Previous).dump(2) + "\n";
 }
 
 bool Session::planHf() {

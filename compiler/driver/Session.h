@@ -34,6 +34,8 @@ struct Session {
   std::optional<gguf::GgufModel> Gguf;
   std::optional<imatrix::DatFile> Dat;
   ModelFacts Facts;
+  /// The record of a source that rysc wrote, chained into the output's record.
+  std::optional<Json> SourceProvenance;
   std::optional<Compilation> Compiled;
 
   std::optional<hf::HfPlan> HfPlan;
@@ -52,6 +54,7 @@ struct Session {
 
 private:
   bool readModel(const std::string &Path);
+  void readSourceProvenance();
   bool planHf();
   bool planGguf(llvm::StringRef OutName);
   std::string provenanceText(llvm::StringRef Format, llvm::StringRef ConfigText) const;

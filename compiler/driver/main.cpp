@@ -31,6 +31,11 @@ void printSummary(llvm::raw_ostream &OS, Session &S) {
        << "')\n";
   else if (S.Kind != InputKind::None)
     OS << "imatrix: " << S.ModelPath << " (entries named blk.N.*)\n";
+  if (S.SourceProvenance) {
+    const Json *Name = lookupPath(*S.SourceProvenance, "recipe.name");
+    OS << "source built by rysc from recipe " << (Name ? Name->dump() : "(unnamed)")
+       << "; the output's provenance record chains the source's\n";
+  }
   int64_t Delta = static_cast<int64_t>(C.Map.outputCount()) - C.Map.sourceCount();
   OS << "layers: " << C.Map.sourceCount() << " -> " << C.Map.outputCount() << " ("
      << (Delta >= 0 ? "+" : "") << Delta << ")";
@@ -354,6 +359,21 @@ std::string describeLayerCount(const Json &Report, uint32_t Layers) {
          ", which also counts " + hf::formatCount(Extra, "block") + " of " + Names + ")";
 }
 
+/// Prints the recipe that built the model. For a model that rysc built from
+/// its own output, also prints the earlier recipes and the composed map.
+void printProvenance(llvm::raw_ostream &OS, const Json &Summary) {
+  OS << "built by rysc from recipe " << Summary["recipe"].dump() << "; map: "
+     << Summary["map"].dump() << "\n";
+  if (!Summary.contains("earlier_recipes"))
+    return;
+  OS << "  applied to the output of " << Summary["earlier_recipes"][0].dump();
+  for (size_t I = 1; I < Summary["earlier_recipes"].size(); ++I)
+    OS << ", which was built from " << Summary["earlier_recipes"][I].dump();
+  OS << "\n";
+  if (!Summary["original_map"].is_null())
+    OS << "  map to the first model's layers: " << Summary["original_map"].dump() << "\n";
+}
+
 int runInspect(const Options &Opts) {
   if (Opts.Positional.size() != 1) {
     llvm::errs() << "rysc: error: usage: rysc inspect MODEL\n";
@@ -411,8 +431,7 @@ int runInspect(const Options &Opts) {
     OS << "  " << F["file"].get<std::string>() << ": " << hf::formatBytes(F["size"].get<uint64_t>())
        << "\n";
   if (Report.contains("rysc_provenance"))
-    OS << "built by rysc from recipe " << Report["rysc_provenance"]["recipe"].dump()
-       << "; map: " << Report["rysc_provenance"]["map"].dump() << "\n";
+    printProvenance(OS, Report["rysc_provenance"]);
   return Success;
 }
 
