@@ -322,9 +322,15 @@ Expected<OutputState> inspectOutputFolder(const OutputFolder &Folder,
   }
   if (S_ISLNK(Status.st_mode))
     return fileError(Folder.Display, "output path is a symbolic link, "
-                                     "expected a folder or nothing");
+                                     "expected a folder or nothing; pass the "
+                                     "link's target instead");
+  // --force replaces only folders: deleting a file that happens to sit at
+  // the output path is never what a folder output asked for.
   if (!S_ISDIR(Status.st_mode))
-    return fileError(Folder.Display, "output path exists and is not a folder");
+    return fileError(Folder.Display,
+                     "output path exists and is not a folder; remove the file "
+                     "or choose another output path (--force replaces "
+                     "folders, not files)");
 
   if (Error E = checkNotAboveSources(Folder, Sources))
     return E;

@@ -458,12 +458,15 @@ TEST_F(ExecutorTest, OutDirIsLinkOrFile) {
   EXPECT_EQ(run(makePlan(), Out, Options),
             "'" + Out +
                 "': output path is a symbolic link, expected a folder "
-                "or nothing");
+                "or nothing; pass the link's target instead");
 
   std::string File = Root + "/file";
   writeFile(File, "x");
   EXPECT_EQ(run(makePlan(), File, Options),
-            "'" + File + "': output path exists and is not a folder");
+            "'" + File +
+                "': output path exists and is not a folder; remove the file "
+                "or choose another output path (--force replaces folders, not "
+                "files)");
   EXPECT_EQ(readFile(File), "x");
 }
 
