@@ -1,6 +1,8 @@
 // Diagnostic collection and printing.
 #include "compiler/Diagnostics.h"
 
+#include "llvm/Support/ConvertUTF.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 namespace rysc {
@@ -65,10 +67,61 @@ void DiagnosticEngine::report(Severity Kind, llvm::SMLoc Loc, const llvm::Twine 
     Out << "rysc: " << severityName(Kind) << ": " << Text << "\n";
     return;
   }
+  if (printOnInvalidUtf8Line(Kind, Loc, Text))
+    return;
   llvm::SmallVector<llvm::SMRange, 1> Ranges;
   if (Range.isValid())
     Ranges.push_back(Range);
   Sources.PrintMessage(Out, Loc, toDiagKind(Kind), Text, Ranges, {}, /*ShowColors=*/false);
+}
+
+/// Prints a diagnostic whose source line is not valid UTF-8, with each
+/// invalid byte shown as \xNN and the caret under it. SourceMgr prints such a
+/// line raw and without a caret. Returns false, and prints nothing, when the
+/// line is valid UTF-8.
+bool DiagnosticEngine::printOnInvalidUtf8Line(Severity Kind, llvm::SMLoc Loc,
+                                              llvm::StringRef Text) {
+  unsigned Buffer = Sources.FindBufferContainingLoc(Loc);
+  const llvm::MemoryBuffer *Source = Sources.getMemoryBuffer(Buffer);
+  llvm::StringRef Whole = Source->getBuffer();
+  size_t Offset = Loc.getPointer() - Whole.data();
+  size_t Begin = Offset == 0 ? llvm::StringRef::npos : Whole.rfind('\n', Offset - 1);
+  Begin = Begin == llvm::StringRef::npos ? 0 : Begin + 1;
+  llvm::StringRef Line = Whole.slice(Begin, std::min(Whole.find('\n', Offset), Whole.size()));
+  const auto *First = reinterpret_cast<const llvm::UTF8 *>(Line.begin());
+  const auto *Last = reinterpret_cast<const llvm::UTF8 *>(Line.end());
+  if (llvm::isLegalUTF8String(&First, Last))
+    return false;
+
+  // The caret line repeats the tabs before the caret, so it lines up in any
+  // tab width, and counts one column per character otherwise.
+  std::string Escaped;
+  std::string Indent;
+  for (size_t I = 0; I < Line.size();) {
+    const auto *At = reinterpret_cast<const llvm::UTF8 *>(Line.data() + I);
+    unsigned Length = llvm::getNumBytesForUTF8(*At);
+    bool Valid = I + Length <= Line.size() && llvm::isLegalUTF8Sequence(At, At + Length);
+    size_t Width = Valid ? Length : 1;
+    if (Begin + I + Width <= Offset) {
+      if (Line[I] == '\t')
+        Indent += '\t';
+      else
+        Indent += Valid ? " " : "    ";
+    }
+    if (Valid)
+      Escaped += Line.substr(I, Length);
+    else
+      llvm::raw_string_ostream(Escaped)
+          << "\\x" << llvm::format_hex_no_prefix(static_cast<uint8_t>(Line[I]), 2, true);
+    I += Width;
+  }
+
+  auto [LineNumber, Column] = Sources.getLineAndColumn(Loc, Buffer);
+  Out << Source->getBufferIdentifier() << ":" << LineNumber << ":" << Column << ": "
+      << severityName(Kind) << ": " << Text << "\n"
+      << Escaped << "\n"
+      << Indent << "^\n";
+  return true;
 }
 
 std::string closestMatch(llvm::StringRef Word, llvm::ArrayRef<std::string> Candidates) {

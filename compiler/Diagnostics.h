@@ -57,6 +57,7 @@ public:
 
 private:
   void report(Severity Kind, llvm::SMLoc Loc, const llvm::Twine &Message, llvm::SMRange Range);
+  bool printOnInvalidUtf8Line(Severity Kind, llvm::SMLoc Loc, llvm::StringRef Text);
 
   llvm::raw_ostream &Out;
   llvm::SourceMgr Sources;

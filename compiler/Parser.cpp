@@ -7,6 +7,8 @@
 #include "RysParser.h"
 #include "antlr4-runtime.h"
 
+#include "llvm/Support/ConvertUTF.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 using rysgrammar::RysLexer;
@@ -195,10 +197,32 @@ private:
 /// printing to the console.
 class SilentListener : public antlr4::BaseErrorListener {};
 
+/// Reports the first byte that is not part of valid UTF-8. ANTLR 4.9 decodes
+/// the whole text before lexing and throws std::range_error on a malformed
+/// sequence, so the text is checked here first.
+bool checkUtf8(DiagnosticEngine &Diags, llvm::StringRef Text) {
+  const auto *Cursor = reinterpret_cast<const llvm::UTF8 *>(Text.begin());
+  const auto *End = reinterpret_cast<const llvm::UTF8 *>(Text.end());
+  if (llvm::isLegalUTF8String(&Cursor, End))
+    return true;
+
+  std::string Byte;
+  llvm::raw_string_ostream(Byte) << llvm::format_hex(*Cursor, 4, /*Upper=*/true);
+  Diags.error(llvm::SMLoc::getFromPointer(reinterpret_cast<const char *>(Cursor)),
+              "invalid UTF-8 byte " + Byte + "; recipes are UTF-8 text, so save the file " +
+                  "as UTF-8");
+  return false;
+}
+
 } // namespace
 
 ast::Recipe parseRecipe(DiagnosticEngine &Diags, unsigned BufferId) {
   llvm::StringRef Text = Diags.sourceMgr().getMemoryBuffer(BufferId)->getBuffer();
+  if (!checkUtf8(Diags, Text)) {
+    ast::Recipe Empty;
+    Empty.BufferId = BufferId;
+    return Empty;
+  }
   SourcePositions Positions(Text);
 
   antlr4::ANTLRInputStream Input(Text.str());
