@@ -72,15 +72,25 @@ private:
   }
 
   void recordEdit(const std::string &Relative, const Json &Old, const Json &New,
-                  const std::string &Reason, bool Added = false) {
-    recordRootEdit(Stack.fullPath(Relative), Old, New, Reason, Added);
+                  const std::string &Reason, bool Added = false,
+                  const FieldSpec *Field = nullptr) {
+    recordRootEdit(Stack.fullPath(Relative), Old, New, Reason, Added, Field);
   }
 
   void recordRootEdit(const std::string &Full, const Json &Old, const Json &New,
-                      const std::string &Reason, bool Added = false) {
+                      const std::string &Reason, bool Added = false,
+                      const FieldSpec *Field = nullptr) {
     if (!Added && Old == New)
       return;
-    State.Result.Edits.push_back({Full, Added ? Json(nullptr) : Old, New, Added, Reason});
+    ConfigEdit Edit;
+    Edit.Path = Full;
+    Edit.Old = Added ? Json(nullptr) : Old;
+    Edit.New = New;
+    Edit.Added = Added;
+    Edit.Reason = Reason;
+    if (Field)
+      Edit.Field = *Field;
+    State.Result.Edits.push_back(std::move(Edit));
     setPath(Output, Full, New);
   }
 
@@ -240,7 +250,8 @@ private:
                         " entries; declare it in a profile to make this explicit",
                     State.Anchor);
     recordEdit(Field.Relative, *Field.Value, *New,
-               "per-layer " + fieldKindName(Field.Spec.Kind).str() + " remapped");
+               "per-layer " + fieldKindName(Field.Spec.Kind).str() + " remapped",
+               /*Added=*/false, &Field.Spec);
   }
 
   // --- Schedules -------------------------------------------------------------
@@ -370,7 +381,7 @@ private:
     if (Materialize)
       recordEdit(Schedule.Target, Json(nullptr), fieldFromPerLayer(*Target, Truth),
                  "written because '" + Schedule.Scalar + "' cannot express the new schedule",
-                 /*Added=*/true);
+                 /*Added=*/true, Target);
     Diags.warning(State.Anchor.Start,
                   scalarText(Schedule, Scalar, HasScalar) +
                       " no longer generates the layer schedule (" + Where + "); the explicit '" +

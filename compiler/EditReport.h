@@ -9,7 +9,7 @@
 namespace rysc {
 
 /// Prints every config edit (old -> new, with the reason) and the kept
-/// fields. Per-layer lists are shown one letter per layer.
+/// fields. Per-layer lists are shown whole, as layer ranges with values.
 void printEdits(llvm::raw_ostream &OS, llvm::StringRef ConfigName, const Compilation &C);
 
 /// Renders a per-layer list as one letter per layer in groups of ten, with
