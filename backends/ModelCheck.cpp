@@ -1,6 +1,6 @@
 // The checks of `rysc check` and the report of `rysc inspect`.
 #include "backends/ModelCheck.h"
-#include "compiler/EditReport.h"
+#include "compiler/LayerListText.h"
 #include "compiler/FieldRules.h"
 #include "compiler/LayerNames.h"
 #include "compiler/Provenance.h"
@@ -267,14 +267,9 @@ Json inspectModel(const ResolvedModel &R) {
     if (auto Types = layerTypes(R, Spec.Path)) {
       if (llvm::all_of(*Types, [](const Json &T) { return T.is_null(); }))
         continue;
-      auto Letters = compactLayers(Json(*Types));
-      if (!Letters)
-        continue;
-      std::string Compact = Letters->substr(0, Letters->find("   ("));
-      Compact.erase(std::remove(Compact.begin(), Compact.end(), ' '), Compact.end());
       Schedules.push_back({{"field", full(R, Spec.Path)},
-                           {"compact", periodicForm(Compact)},
-                           {"legend", Letters->substr(Letters->find("   (") + 3)}});
+                           {"values", *Types},
+                           {"segments", segmentsToJson(segmentLayers(*Types))}});
     }
   Report["schedules"] = Schedules;
 

@@ -26,6 +26,9 @@ struct LayerSegment {
   }
 };
 
+/// The column at which plan and inspect wrap per-layer lists.
+constexpr size_t ReportWidth = 100;
+
 /// Maximum cycle length that segmentLayers looks for. It also bounds the
 /// width of one segment's text.
 constexpr size_t MaxCycleLength = 8;

@@ -9,6 +9,7 @@
 #include "backends/exec/Executor.h"
 #include "backends/hf/HfPlanReport.h"
 #include "compiler/EditReport.h"
+#include "compiler/LayerListText.h"
 #include "compiler/MapReport.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -367,7 +368,7 @@ int runInspect(const Options &Opts) {
     return Failure;
   Json Report = inspectModel(*Resolved);
   if (Opts.Format == "json") {
-    Report["schema"] = "rysc-inspect/1";
+    Report["schema"] = "rysc-inspect/2";
     llvm::outs() << Report.dump(2) << "\n";
     return Success;
   }
@@ -381,9 +382,12 @@ int runInspect(const Options &Opts) {
     OS << "  " << F["field"].get<std::string>() << " (" << F["kind"].get<std::string>()
        << (F.contains("length") ? ", " + std::to_string(F["length"].get<size_t>()) + " entries" : "")
        << ")\n";
-  for (const Json &S : Report["schedules"])
-    OS << "schedule " << S["field"].get<std::string>() << ": " << S["compact"].get<std::string>()
-       << "   " << S["legend"].get<std::string>() << "\n";
+  for (const Json &S : Report["schedules"]) {
+    OS << "schedule " << S["field"].get<std::string>() << ":\n";
+    std::vector<Json> Values = S["values"].get<std::vector<Json>>();
+    for (const std::string &Line : describeLayerValues(Values, ReportWidth - 2))
+      OS << "  " << Line << "\n";
+  }
   OS << "extra stacks:" << (Report["extra_stacks"].empty() ? " none" : "") << "\n";
   for (const Json &S : Report["extra_stacks"]) {
     OS << "  " << S["name"].get<std::string>() << ": ";

@@ -1,4 +1,4 @@
-"""End-to-end tests of how `rysc plan` prints per-layer lists.
+"""End-to-end tests of how `rysc plan` and `rysc inspect` print per-layer lists.
 
 A per-layer list is printed as layer ranges with one value each ("layers 0..3: 128")
 and ranges that repeat a short cycle ("layers 0..63: 16 cycles of (3 layers: ..., 1
@@ -10,6 +10,7 @@ The environment variable RYSC names the binary (default: build/rysc in the
 source tree) and RYSC_SOURCE_DIR the source tree (default: two folders up).
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -62,6 +63,10 @@ def section(stdout, heading):
     return lines[start:end]
 
 
+def load_json(path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
 def write_gguf_with_arrays(fixture, outdir, arrays):
     """Write fixture with the scalar keys in arrays replaced by ARRAY values and return its path.
 
@@ -84,14 +89,14 @@ def llama128_fixture():
     )
 
 
-class PlanListTest(unittest.TestCase):
+class LayerListTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not RYSC.is_file():
             raise unittest.SkipTest(f"rysc binary not found at {RYSC}; set RYSC")
         cls.root = Path(tempfile.mkdtemp(prefix="rysc-layer-lists-"))
         cls.models = {}
-        for name in ("qwen36", "openelm", "kimi_linear"):
+        for name in ("qwen36", "openelm", "kimi_linear", "nemotron_nas"):
             generate.generate(name, cls.root / name)
             cls.models[name] = cls.root / name
         qwen35 = generate_gguf.build_fixture("qwen35")
@@ -183,6 +188,49 @@ class PlanListTest(unittest.TestCase):
             first, _, last = span.split(" ")[1].partition("..")
             values += [int(value)] * (int(last or first) - int(first) + 1)
         self.assertEqual(values, LLAMA128_HEAD_COUNT_KV)
+
+    def inspect(self, model):
+        """Run inspect in text and JSON form and return (text stdout, parsed JSON)."""
+        text = run_rysc("inspect", model)
+        self.assertEqual(text.returncode, 0, text.stderr)
+        as_json = run_rysc("inspect", model, "--format", "json")
+        self.assertEqual(as_json.returncode, 0, as_json.stderr)
+        return text.stdout, json.loads(as_json.stdout)
+
+    def test_inspect_gguf_head_count_kv(self):
+        stdout, document = self.inspect(self.models["qwen35_kv"])
+        lines = stdout.splitlines()
+        start = lines.index("schedule qwen35.attention.head_count_kv:")
+        self.assertEqual(lines[start + 1], "  layers 0..3: 2; layer 4: 1; layers 5..39: 2; layers 40..63: 4")
+        schedules = {entry["field"]: entry for entry in document["schedules"]}
+        self.assertEqual(schedules["qwen35.attention.head_count_kv"]["values"], QWEN35_HEAD_COUNT_KV[:64])
+        self.assertEqual(schedules["qwen35.attention.head_count_kv"]["segments"], [
+            {"first": 0, "last": 3, "cycle": [2], "repeats": 4},
+            {"first": 4, "last": 4, "cycle": [1], "repeats": 1},
+            {"first": 5, "last": 39, "cycle": [2], "repeats": 35},
+            {"first": 40, "last": 63, "cycle": [4], "repeats": 24},
+        ])
+
+    def test_inspect_config_objects_by_number(self):
+        # Nemotron-NAS block_configs hold one config object per layer, so the text
+        # names them #1, #2, ... and the JSON report must still be valid UTF-8.
+        stdout, document = self.inspect(self.models["nemotron_nas"])
+        block_configs = load_json(self.models["nemotron_nas"] / "config.json")["block_configs"]
+        schedules = {entry["field"]: entry for entry in document["schedules"]}
+        self.assertEqual(schedules["block_configs"]["values"], block_configs)
+        lines = stdout.splitlines()
+        start = lines.index("schedule block_configs:")
+        distinct = []
+        for config in block_configs:
+            if config not in distinct:
+                distinct.append(config)
+        self.assertEqual(lines[start + 1:start + 3], [
+            "  layer 0: #1; layers 1..2: #2; layer 3: #3; layer 4: #4; layer 5: #5; layer 6: #2; layer 7: #6;",
+            "  layer 8: #7; layer 9: #1",
+        ])
+        legend = [f"  #{number} = {json.dumps(config, separators=(',', ':'), sort_keys=True)}"
+                  for number, config in enumerate(distinct, start=1)]
+        self.assertEqual(lines[start + 3:start + 3 + len(distinct)], legend)
 
 
 if __name__ == "__main__":
