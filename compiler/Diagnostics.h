@@ -73,6 +73,11 @@ std::string closestMatch(llvm::StringRef Word, llvm::ArrayRef<std::string> Candi
 /// Returns " (did you mean 'X'?)" for the closest candidate, or "".
 std::string didYouMean(llvm::StringRef Word, llvm::ArrayRef<std::string> Candidates);
 
+/// Returns up to \p Max candidates that are a plausible misspelling of
+/// \p Word or contain it, closest first, e.g. "gemma" gives gemma2, gemma3.
+std::vector<std::string> closeMatches(llvm::StringRef Word, llvm::ArrayRef<std::string> Candidates,
+                                      size_t Max);
+
 } // namespace rysc
 
 #endif // RYSC_COMPILER_DIAGNOSTICS_H

@@ -1,6 +1,7 @@
 // Checking profile declarations into Profile data, and the profile registry.
 #include "compiler/Profile.h"
 #include "compiler/Parser.h"
+#include "compiler/ProfileText.h"
 #include "compiler/Stdlib.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -233,10 +234,8 @@ void ProfileRegistry::loadStdlib(DiagnosticEngine &Diags) {
   for (const StdlibFile &File : stdlibFiles()) {
     std::string Name = ("<stdlib>/" + File.Name).str();
     auto Recipe = std::make_unique<ast::Recipe>(parseRecipeText(Diags, File.Text, Name));
-    for (const ast::ProfileDecl &Decl : Recipe->Profiles) {
+    for (const ast::ProfileDecl &Decl : Recipe->Profiles)
       Decls.push_back({&Decl, Name});
-      StdlibTexts[Decl.Name] = File.Text.str();
-    }
     Owned.push_back(std::move(Recipe));
   }
   addInDependencyOrder(Diags, Decls, /*FromStdlib=*/true);
@@ -304,6 +303,14 @@ void ProfileRegistry::addDecl(DiagnosticEngine &Diags, const ast::ProfileDecl &D
   }
   Result->Name = Decl.Name;
   Result->SourceName = SourceName.str();
+  if (Decl.Range.isValid()) {
+    Result->Line = Diags.lineAndColumn(Decl.Range.Start).first;
+    llvm::SourceMgr &Sources = Diags.sourceMgr();
+    llvm::StringRef Buffer =
+        Sources.getMemoryBuffer(Sources.FindBufferContainingLoc(Decl.Range.Start))->getBuffer();
+    Result->Definition = declarationWithComments(Buffer, Decl.Range.Start.getPointer(),
+                                                 Decl.Range.End.getPointer());
+  }
   Result->FromStdlib = FromStdlib;
   ProfileBuilder(Diags, *Result).apply(Decl);
   Profiles.push_back(std::move(Result));
@@ -345,11 +352,6 @@ std::vector<const Profile *> ProfileRegistry::stdlibProfiles() const {
     if (P->FromStdlib)
       Result.push_back(P.get());
   return Result;
-}
-
-llvm::StringRef ProfileRegistry::stdlibText(llvm::StringRef Name) const {
-  auto It = StdlibTexts.find(Name.str());
-  return It == StdlibTexts.end() ? llvm::StringRef() : llvm::StringRef(It->second);
 }
 
 } // namespace rysc

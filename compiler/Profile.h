@@ -117,6 +117,9 @@ struct Profile {
   /// per layer (Gemma-3n per-layer embeddings).
   std::vector<std::string> PackedTensors;
   std::string SourceName; ///< File the profile was declared in.
+  unsigned Line = 0;      ///< Line of the `profile` keyword in SourceName.
+  /// The declaration as written, with the comment lines that document it.
+  std::string Definition;
   bool FromStdlib = false;
 
   const FieldSpec *findField(llvm::StringRef Path) const;
@@ -143,8 +146,6 @@ public:
   const Profile *matchGgufArch(llvm::StringRef Arch) const;
   std::vector<std::string> names() const;
   std::vector<const Profile *> stdlibProfiles() const;
-  /// Returns the stdlib text of the file that declares profile \p Name.
-  llvm::StringRef stdlibText(llvm::StringRef Name) const;
 
 private:
   void addInDependencyOrder(DiagnosticEngine &Diags,
@@ -155,7 +156,6 @@ private:
 
   std::vector<std::unique_ptr<ast::Recipe>> Owned; ///< Keeps expressions alive.
   std::vector<std::unique_ptr<Profile>> Profiles;
-  std::map<std::string, std::string> StdlibTexts;
 };
 
 } // namespace rysc

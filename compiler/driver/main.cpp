@@ -11,6 +11,7 @@
 #include "compiler/EditReport.h"
 #include "compiler/LayerListText.h"
 #include "compiler/MapReport.h"
+#include "compiler/ProfileText.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -420,7 +421,26 @@ int runInspect(const Options &Opts) {
   return Success;
 }
 
+/// Returns " (did you mean 'a', 'b' or 'c'?)" for the profile names close
+/// to \p Name, or "" when none is.
+std::string suggestProfiles(const std::string &Name, const std::vector<std::string> &Names) {
+  std::vector<std::string> Matches = closeMatches(Name, Names, 5);
+  if (Matches.empty())
+    return "";
+  std::string Text = " (did you mean ";
+  for (size_t Index = 0; Index < Matches.size(); ++Index) {
+    if (Index)
+      Text += Index + 1 == Matches.size() ? " or " : ", ";
+    Text += "'" + Matches[Index] + "'";
+  }
+  return Text + "?)";
+}
+
 int runProfiles(const Options &Opts) {
+  if (Opts.Positional.size() > 1) {
+    llvm::errs() << "rysc: error: usage: rysc profiles [NAME]\n";
+    return Usage;
+  }
   DiagnosticEngine Diags(llvm::errs());
   ProfileRegistry Registry;
   Registry.loadStdlib(Diags);
@@ -438,13 +458,14 @@ int runProfiles(const Options &Opts) {
     return Success;
   }
   const std::string &Name = Opts.Positional[0];
-  llvm::StringRef Text = Registry.stdlibText(Name);
-  if (Text.empty()) {
+  const Profile *P = Registry.find(Name);
+  if (!P) {
     llvm::errs() << "rysc: error: unknown profile '" << Name << "'"
-                 << didYouMean(Name, Registry.names()) << "\n";
+                 << suggestProfiles(Name, Registry.names())
+                 << "; run 'rysc profiles' to list every profile\n";
     return Failure;
   }
-  llvm::outs() << Text;
+  llvm::outs() << profileDefinitionText(Registry, *P);
   return Success;
 }
 

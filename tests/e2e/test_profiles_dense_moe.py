@@ -14,6 +14,7 @@ import copy
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -842,8 +843,15 @@ class ProfileListingTest(unittest.TestCase):
             with self.subTest(profile=name):
                 result = run_rysc("profiles", name)
                 self.assertEqual(result.returncode, 0, result.stderr)
-                self.assertIn(f"profile {name} ", result.stdout)
                 self.assertEqual(result.stderr, "")
+                self.assertRegex(result.stdout, rf"^# profile {name}, declared at <stdlib>/\w+\.rys:\d+\n")
+                # Only the profile and the chain of profiles it extends are printed,
+                # each once, nearest first.
+                declarations = re.findall(r"^profile (\w+)(?: extends (\w+))? \{$", result.stdout, re.MULTILINE)
+                self.assertEqual(declarations[0][0], name)
+                for (_, base), (next_name, _) in zip(declarations, declarations[1:]):
+                    self.assertEqual(next_name, base)
+                self.assertEqual(declarations[-1][1], "")
 
 
 if __name__ == "__main__":
