@@ -96,11 +96,14 @@ void checkSchedules(const ResolvedModel &R, std::vector<Finding> &Findings) {
         continue;
       std::string ScalarText = "'" + full(R, Schedule.Scalar) + "' = " + Value.dump() +
                                (Scalar && !Scalar->is_null() ? "" : " (its default)");
+      const Profile &P = profileOf(R);
       Findings.push_back(
           {Severity::Warning, "schedule",
            ScalarText + " disagrees with '" + full(R, Schedule.Target) + "' from layer " +
-               std::to_string(Layer) + " (" + (*Generated)[Layer].dump() + " vs " + Listed.dump() +
-               "); readers of the list (transformers, llama.cpp with the array) and readers of "
+               std::to_string(Layer) + ": the scalar gives it " +
+               P.describeValue(Schedule.Target, (*Generated)[Layer]) + ", but the list has " +
+               P.describeValue(Schedule.Target, Listed) +
+               "; readers of the list (transformers, llama.cpp with the array) and readers of "
                "the scalar alone (MLX, ik_llama.cpp) build different models",
            "use a window whose length keeps the scalar valid, or serve only with readers of '" +
                full(R, Schedule.Target) + "'"});
@@ -150,7 +153,8 @@ void checkTensorFamilies(const ResolvedModel &R, std::vector<Finding> &Findings)
         continue;
       Findings.push_back(
           {Severity::Error, "tensor-family",
-           "layer " + std::to_string(Layer) + " is " + Type.dump() + " in '" +
+           "layer " + std::to_string(Layer) + " is " +
+               profileOf(R).describeValue(Family.Field, Type) + " in '" +
                full(R, Family.Field) + "' but " + llvm::join(Problems, " and ") +
                ": the model loads, then runs this layer on the wrong path",
            familyFix(R, Family)});

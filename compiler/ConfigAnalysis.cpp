@@ -361,15 +361,34 @@ private:
     return HasScalar ? Text : Text + " (its default when absent)";
   }
 
+  /// Names a per-layer target in a message: its config path in quotes, or
+  /// "the profile's NAME" for a value that only the profile computes.
+  std::string targetName(const std::string &Target) const {
+    if (P.findField(Target) || lookupPath(*State.SourceDecoder, Target))
+      return "'" + Stack.fullPath(Target) + "'";
+    return "the profile's " + Target;
+  }
+
+  /// Describes output layer \p Layer, where the scalar generates \p Wrong
+  /// but the map needs \p Needed, the value of the layer's source.
+  std::string describeMismatch(const ScheduleSpec &Schedule, uint32_t Layer, const Json &Needed,
+                               const Json &Wrong) const {
+    // Entries past the trunk belong to inline extra layers (GGUF nextn blocks).
+    uint32_t Source = Layer < Map.size() ? Map[Layer] : State.SourceCount + (Layer - Map.size());
+    return "output layer " + std::to_string(Layer) + " comes from source layer " +
+           std::to_string(Source) + " and needs " + targetName(Schedule.Target) + " = " +
+           P.describeValue(Schedule.Target, Needed) + ", but the scalar gives it " +
+           P.describeValue(Schedule.Target, Wrong);
+  }
+
   void writeExplicitList(const ScheduleSpec &Schedule, const Json &Scalar, bool HasScalar,
                          const std::vector<Json> &Truth, uint32_t Mismatch, const Json &Wrong) {
     const FieldSpec *Target = P.findField(Schedule.Target);
-    std::string Where = "output layer " + std::to_string(Mismatch) + " would be " + Wrong.dump() +
-                        " instead of " + Truth[Mismatch].dump();
+    std::string Where = describeMismatch(Schedule, Mismatch, Truth[Mismatch], Wrong);
     if (!Target) {
       Diags.error(State.Anchor.Start,
                   scalarText(Schedule, Scalar, HasScalar) +
-                      " cannot express the new layer schedule (" + Where + "), and profile '" +
+                      " cannot express the new layer schedule: " + Where + "; profile '" +
                       P.Name + "' has no per-layer list to write instead" +
                       suggestWindow(Schedule, Scalar),
                   State.Anchor);
@@ -384,7 +403,7 @@ private:
                  /*Added=*/true, Target);
     Diags.warning(State.Anchor.Start,
                   scalarText(Schedule, Scalar, HasScalar) +
-                      " no longer generates the layer schedule (" + Where + "); the explicit '" +
+                      " no longer generates the layer schedule: " + Where + "; the explicit '" +
                       TargetPath + "' list is " + (Materialize ? "added" : "written") +
                       ", but readers that use only '" + Schedule.Scalar +
                       "' will build the wrong layers" + suggestWindow(Schedule, Scalar),
@@ -504,7 +523,8 @@ private:
 
   std::string describeFamilyProblem(const TensorFamilySpec &Family, uint32_t Out,
                                     const std::string &What) {
-    return "output layer " + std::to_string(Out) + " has type " + Family.Value.dump() + " in '" +
+    return "output layer " + std::to_string(Out) + " has type " +
+           P.describeValue(Family.Field, Family.Value) + " in '" +
            Stack.fullPath(Family.Field) + "' but " + What + " (copied from source layer " +
            std::to_string(Map[Out]) + ")";
   }

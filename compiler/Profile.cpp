@@ -1,5 +1,6 @@
 // Checking profile declarations into Profile data, and the profile registry.
 #include "compiler/Profile.h"
+#include "compiler/FieldRules.h"
 #include "compiler/Parser.h"
 #include "compiler/ProfileText.h"
 #include "compiler/Stdlib.h"
@@ -41,6 +42,20 @@ const ScheduleSpec *Profile::findSchedule(llvm::StringRef Scalar) const {
     if (Schedule.Scalar == Scalar)
       return &Schedule;
   return nullptr;
+}
+
+const std::string *Profile::meaningOf(llvm::StringRef Field,
+                                     const nlohmann::ordered_json &Value) const {
+  for (const MeaningSpec &Meaning : Meanings)
+    if (Meaning.Field == Field && sameLayerValue(Meaning.Value, Value))
+      return &Meaning.Text;
+  return nullptr;
+}
+
+std::string Profile::describeValue(llvm::StringRef Field,
+                                   const nlohmann::ordered_json &Value) const {
+  const std::string *Meaning = meaningOf(Field, Value);
+  return Meaning ? Value.dump() + " (" + *Meaning + ")" : Value.dump();
 }
 
 namespace {
@@ -125,6 +140,8 @@ public:
              [](const DeriveSpec &D) { return D.Field; });
     for (const std::string &Name : Decl.PackedTensors)
       Result.PackedTensors.push_back(Name);
+    for (const ast::MeaningDecl &Meaning : Decl.Meanings)
+      applyMeaning(Meaning);
   }
 
 private:
@@ -210,6 +227,36 @@ private:
     if (!Spec.Inline && Spec.Prefix.empty())
       Diags.error(Decl.Range.Start, "a separate extra stack needs 'prefix \"...\"'", Decl.Range);
     upsert(Result.ExtraStacks, std::move(Spec), [](const ExtraStackSpec &S) { return S.Name; });
+  }
+
+  /// Records the meanings of a field that the profile (or its base) lists
+  /// per layer: as a field, a schedule target or a tensor rule's field. A
+  /// meaning of any other name would never be shown, so it is an error.
+  void applyMeaning(const ast::MeaningDecl &Decl) {
+    std::string Field = Decl.Field.str();
+    std::vector<std::string> Known = perLayerNames();
+    if (!llvm::is_contained(Known, Field)) {
+      Diags.error(Decl.Field.Range.Start,
+                  "'meaning' names '" + Field + "', which is not a field, a schedule target or a "
+                      "'tensors when' field of profile '" + Result.Name + "'" +
+                      didYouMean(Field, Known),
+                  Decl.Field.Range);
+      return;
+    }
+    for (const auto &[Value, Text] : Decl.Entries)
+      upsert(Result.Meanings, MeaningSpec{Field, literalValue(*Value), Text, Decl.Range},
+             [](const MeaningSpec &M) { return M.Field + "=" + M.Value.dump(); });
+  }
+
+  std::vector<std::string> perLayerNames() const {
+    std::vector<std::string> Names;
+    for (const FieldSpec &Field : Result.Fields)
+      Names.push_back(Field.Path);
+    for (const ScheduleSpec &Schedule : Result.Schedules)
+      Names.push_back(Schedule.Target);
+    for (const TensorFamilySpec &Family : Result.TensorFamilies)
+      Names.push_back(Family.Field);
+    return Names;
   }
 
   void applyTensorFamily(const ast::TensorFamilyDecl &Decl) {

@@ -921,8 +921,8 @@ class CheckTest(RyscTestCase):
         # Output layer 20 copies full-attention layer 15, but the interval makes layer 20 linear attention.
         self.assertTrue(
             finding["message"].startswith(
-                "'text_config.full_attention_interval' = 4 disagrees with 'text_config.layer_types' from layer 20 "
-                "(\"linear_attention\" vs \"full_attention\")"
+                "'text_config.full_attention_interval' = 4 disagrees with 'text_config.layer_types' from layer 20: "
+                "the scalar gives it \"linear_attention\", but the list has \"full_attention\"; "
             ),
             finding["message"],
         )
@@ -941,7 +941,8 @@ class CheckTest(RyscTestCase):
         self.assertTrue(
             findings[0]["message"].startswith(
                 "'qwen35.full_attention_interval' = 4 disagrees with 'qwen35.attention.recurrent_layers' "
-                "from layer 20 (true vs false)"
+                "from layer 20: the scalar gives it true (a recurrent gated delta-net block), but the list has "
+                "false (a full-attention block); "
             ),
             findings[0]["message"],
         )
@@ -1045,8 +1046,9 @@ class CheckTest(RyscTestCase):
         self.assertEqual({finding["check"] for finding in findings}, {"tensor-family"})
         self.assertEqual({finding["severity"] for finding in findings}, {"error"})
         field = "qwen35.attention.recurrent_layers"
-        self.assert_family_findings(findings, "true", scheduled_linear, field, "ssm_", "attn_q.")
-        self.assert_family_findings(findings, "false", scheduled_full, field, "attn_q.", "ssm_")
+        recurrent = "true (a recurrent gated delta-net block)"
+        self.assert_family_findings(findings, recurrent, scheduled_linear, field, "ssm_", "attn_q.")
+        self.assert_family_findings(findings, "false (a full-attention block)", scheduled_full, field, "attn_q.", "ssm_")
 
     def test_nextn_left_at_old_index(self):
         model = make_temp_dir(self, "rysc-broken-") / "qwen35-nextn.gguf"

@@ -122,8 +122,9 @@ TEST(Compiler, ThresholdStraddledWritesList) {
     "full_attention","sliding_attention","full_attention","sliding_attention",
     "sliding_attention","sliding_attention","sliding_attention"])"));
   EXPECT_NE(R.Output.find("warning: 'max_window_layers' = 4 no longer generates the layer "
-                          "schedule (output layer 5 would be \"sliding_attention\" instead of "
-                          "\"full_attention\")"),
+                          "schedule: output layer 5 comes from source layer 3 and needs "
+                          "'layer_types' = \"full_attention\", but the scalar gives it "
+                          "\"sliding_attention\";"),
             std::string::npos);
 }
 
