@@ -32,6 +32,13 @@ std::optional<std::vector<Json>> perLayerEntries(const Json &Value) {
   return Entries;
 }
 
+/// Prints \p Lines, the first after \p Prefix and the rest aligned under it.
+void printIndented(llvm::raw_ostream &OS, llvm::StringRef Prefix,
+                   const std::vector<std::string> &Lines) {
+  for (size_t Index = 0; Index < Lines.size(); ++Index)
+    OS << (Index ? std::string(Prefix.size(), ' ') : Prefix.str()) << Lines[Index] << "\n";
+}
+
 /// Prints "      old: layers 0..3: 128; ..." with continuation lines
 /// aligned under the first.
 void printLayerList(llvm::raw_ostream &OS, llvm::StringRef Label, const Json &Value,
@@ -46,8 +53,30 @@ void printLayerList(llvm::raw_ostream &OS, llvm::StringRef Label, const Json &Va
   } else if (auto Entries = perLayerEntries(Value)) {
     Lines = describeLayerValues(*Entries, Width);
   }
-  for (size_t Index = 0; Index < Lines.size(); ++Index)
-    OS << (Index ? std::string(Prefix.size(), ' ') : Prefix) << Lines[Index] << "\n";
+  printIndented(OS, Prefix, Lines);
+}
+
+/// Prints the meanings of a per-layer edit's values, when the profile gives them.
+/// An index list shows layer numbers, so its meanings are those of a listed
+/// and an unlisted layer.
+void printMeanings(llvm::raw_ostream &OS, const Profile &P, const ConfigEdit &Edit) {
+  const FieldSpec &Field = *Edit.Field;
+  const std::string Prefix = "      meaning: ";
+  size_t Width = ReportWidth - Prefix.size();
+  std::vector<std::string> Lines;
+  if (Field.Kind == FieldKind::Indices) {
+    std::vector<std::string> Items;
+    for (bool Listed : {true, false})
+      if (const std::string *Meaning = P.meaningOf(Field.Path, Json(Listed)))
+        Items.push_back(std::string(Listed ? "listed" : "not listed") + " = " + *Meaning);
+    Lines = wrapItems(Items, ", ", Width);
+  } else {
+    std::vector<Json> Values = perLayerEntries(Edit.Old).value_or(std::vector<Json>());
+    std::vector<Json> New = perLayerEntries(Edit.New).value_or(std::vector<Json>());
+    Values.insert(Values.end(), New.begin(), New.end());
+    Lines = describeMeanings(valueMeanings(P, Field.Path, Values), Width);
+  }
+  printIndented(OS, Prefix, Lines);
 }
 
 } // namespace
@@ -65,6 +94,8 @@ void printEdits(llvm::raw_ostream &OS, llvm::StringRef ConfigName, const Compila
       if (!Edit.Added)
         printLayerList(OS, "old", Edit.Old, *Edit.Field);
       printLayerList(OS, "new", Edit.New, *Edit.Field);
+      if (C.UsedProfile)
+        printMeanings(OS, *C.UsedProfile, Edit);
     } else if (Edit.New.is_array() && !Edit.New.empty() && Edit.New.dump().size() < 400) {
       OS << "      new: " << Edit.New.dump() << "\n";
     }

@@ -160,8 +160,19 @@ std::string segmentText(const LayerSegment &Segment, ValueNames &Names) {
          cycleText(Segment.Cycle, Names) + ")";
 }
 
-/// Joins \p Items with \p Separator into lines of at most \p Width
-/// characters. Every line but the last ends with the separator's mark.
+} // namespace
+
+std::vector<LayerSegment> segmentLayers(llvm::ArrayRef<Json> Values) {
+  std::vector<SegmentChoice> Choices = chooseSegments(Values);
+  std::vector<LayerSegment> Segments;
+  for (size_t Pos = 0; Pos < Values.size(); Pos += Choices[Pos].Length) {
+    const SegmentChoice &Choice = Choices[Pos];
+    Segments.push_back({static_cast<uint32_t>(Pos), static_cast<uint32_t>(Pos + Choice.Length - 1),
+                        std::vector<Json>(Values.begin() + Pos, Values.begin() + Pos + Choice.Period)});
+  }
+  return Segments;
+}
+
 std::vector<std::string> wrapItems(const std::vector<std::string> &Items,
                                    llvm::StringRef Separator, size_t Width) {
   std::vector<std::string> Lines;
@@ -182,19 +193,6 @@ std::vector<std::string> wrapItems(const std::vector<std::string> &Items,
   if (!Line.empty())
     Lines.push_back(Line);
   return Lines;
-}
-
-} // namespace
-
-std::vector<LayerSegment> segmentLayers(llvm::ArrayRef<Json> Values) {
-  std::vector<SegmentChoice> Choices = chooseSegments(Values);
-  std::vector<LayerSegment> Segments;
-  for (size_t Pos = 0; Pos < Values.size(); Pos += Choices[Pos].Length) {
-    const SegmentChoice &Choice = Choices[Pos];
-    Segments.push_back({static_cast<uint32_t>(Pos), static_cast<uint32_t>(Pos + Choice.Length - 1),
-                        std::vector<Json>(Values.begin() + Pos, Values.begin() + Pos + Choice.Period)});
-  }
-  return Segments;
 }
 
 std::vector<std::string> describeLayerValues(llvm::ArrayRef<Json> Values, size_t Width) {
@@ -238,6 +236,27 @@ Json segmentsToJson(llvm::ArrayRef<LayerSegment> Segments) {
                       {"cycle", Segment.Cycle},
                       {"repeats", Segment.repeats()}});
   return Result;
+}
+
+std::vector<std::pair<Json, std::string>> valueMeanings(const Profile &P, llvm::StringRef Field,
+                                                        llvm::ArrayRef<Json> Values) {
+  std::vector<std::pair<Json, std::string>> Meanings;
+  for (const Json &Value : Values) {
+    const std::string *Meaning = P.meaningOf(Field, Value);
+    bool Seen = std::any_of(Meanings.begin(), Meanings.end(),
+                            [&](const auto &Entry) { return Entry.first == Value; });
+    if (Meaning && !Seen)
+      Meanings.push_back({Value, *Meaning});
+  }
+  return Meanings;
+}
+
+std::vector<std::string> describeMeanings(llvm::ArrayRef<std::pair<Json, std::string>> Meanings,
+                                          size_t Width) {
+  std::vector<std::string> Items;
+  for (const auto &[Value, Meaning] : Meanings)
+    Items.push_back(Value.dump() + " = " + Meaning);
+  return wrapItems(Items, ", ", Width);
 }
 
 } // namespace rysc

@@ -5,6 +5,7 @@
 #define RYSC_COMPILER_LAYERLISTTEXT_H
 
 #include "compiler/Expr.h"
+#include "compiler/Profile.h"
 
 #include "llvm/ADT/ArrayRef.h"
 
@@ -55,6 +56,23 @@ std::vector<std::string> describeLayerIndices(const Json &Indices, size_t Width)
 
 /// Returns the segments as JSON: {"first", "last", "cycle", "repeats"}.
 Json segmentsToJson(llvm::ArrayRef<LayerSegment> Segments);
+
+/// Returns the meaning that profile \p P gives each distinct value of
+/// \p Values, in order of first appearance, for per-layer \p Field. Values
+/// without a meaning are left out.
+std::vector<std::pair<Json, std::string>> valueMeanings(const Profile &P, llvm::StringRef Field,
+                                                        llvm::ArrayRef<Json> Values);
+
+/// Renders meanings as "true = a sliding-window layer, false = ...", wrapped
+/// like describeLayerValues; no lines when there are none.
+std::vector<std::string> describeMeanings(llvm::ArrayRef<std::pair<Json, std::string>> Meanings,
+                                          size_t Width);
+
+/// Joins \p Items with \p Separator into lines of at most \p Width
+/// characters. Every line but the last ends with the separator's mark, and
+/// an item longer than \p Width gets a line of its own.
+std::vector<std::string> wrapItems(const std::vector<std::string> &Items,
+                                   llvm::StringRef Separator, size_t Width);
 
 } // namespace rysc
 

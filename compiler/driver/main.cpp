@@ -388,6 +388,15 @@ int runInspect(const Options &Opts) {
     std::vector<Json> Values = S["values"].get<std::vector<Json>>();
     for (const std::string &Line : describeLayerValues(Values, ReportWidth - 2))
       OS << "  " << Line << "\n";
+    if (S.contains("meanings")) {
+      std::vector<std::pair<Json, std::string>> Meanings;
+      for (const Json &M : S["meanings"])
+        Meanings.push_back({M["value"], M["meaning"].get<std::string>()});
+      const std::string Prefix = "  meaning: ";
+      std::vector<std::string> Lines = describeMeanings(Meanings, ReportWidth - Prefix.size());
+      for (size_t Index = 0; Index < Lines.size(); ++Index)
+        OS << (Index ? std::string(Prefix.size(), ' ') : Prefix) << Lines[Index] << "\n";
+    }
   }
   OS << "extra stacks:" << (Report["extra_stacks"].empty() ? " none" : "") << "\n";
   for (const Json &S : Report["extra_stacks"]) {
@@ -401,9 +410,11 @@ int runInspect(const Options &Opts) {
          << (S["counted_in_layer_count"].get<bool>() ? ", counted in the layer count" : "")
          << "\n";
   }
-  for (auto It = Report["tensor_families"].begin(); It != Report["tensor_families"].end(); ++It) {
-    std::vector<std::string> Groups = It.value().get<std::vector<std::string>>();
-    OS << "layers of type " << It.key() << " carry: " << llvm::join(Groups, ", ") << "\n";
+  for (const Json &Family : Report["tensor_families"]) {
+    std::vector<std::string> Groups = Family["carry"].get<std::vector<std::string>>();
+    OS << "layers with '" << Family["field"].get<std::string>() << "' = " << Family["value"].dump()
+       << (Family.contains("meaning") ? " (" + Family["meaning"].get<std::string>() + ")" : "")
+       << " carry: " << llvm::join(Groups, ", ") << "\n";
   }
   uint64_t Min = UINT64_MAX, Max = 0;
   for (const Json &B : Report["bytes_per_layer"]) {

@@ -151,9 +151,11 @@ class LayerListTest(unittest.TestCase):
         stdout = self.plan(self.recipes["short"], self.models["kimi_linear"])
         lines = section(stdout, "config edits")
         start = lines.index("  linear_attn_config.full_attn_layers: [7 entries] -> [8 entries]  [per-layer indices remapped]")
-        self.assertEqual(lines[start + 1:start + 3], [
+        self.assertEqual(lines[start + 1:start + 5], [
             "      old: layers 4, 8, 12, 16, 20, 24, 27 (layer numbers count from 1)",
             "      new: layers 4, 6, 10, 14, 18, 22, 26, 29 (layer numbers count from 1)",
+            "      meaning: listed = a multi-head latent attention layer,",
+            "               not listed = a layer not listed in full_attn_layers",
         ])
 
     def test_gguf_head_count_kv_array(self):
@@ -168,6 +170,7 @@ class LayerListTest(unittest.TestCase):
             "[written because 'full_attention_interval' cannot express the new schedule]",
             "      new: layers 0..19: 5 cycles of (3 layers: true, 1 layer: false);",
             "           layers 20..67: 12 cycles of (1 layer: false, 3 layers: true); layers 68..69: false",
+            "      meaning: true = a recurrent gated delta-net block, false = a full-attention block",
         ])
 
     def test_gguf_128_blocks_wrap_exactly(self):

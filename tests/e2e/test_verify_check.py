@@ -1147,9 +1147,21 @@ class InspectTest(RyscTestCase):
         self.assertEqual(
             lines[start + 1], '  layers 0..63: 16 cycles of (3 layers: "linear_attention", 1 layer: "full_attention")'
         )
-        self.assertEqual(lines[start + 2:start + 4], ["schedule text_config.mlp_only_layers:", "  layers 0..63: false"])
-        self.assertIn("layers of type full_attention carry: input_layernorm, mlp, post_attention_layernorm, self_attn", lines)
-        self.assertIn("layers of type linear_attention carry: input_layernorm, linear_attn, mlp, post_attention_layernorm", lines)
+        self.assertEqual(lines[start + 2:start + 5], [
+            "schedule text_config.mlp_only_layers:",
+            "  layers 0..63: false",
+            "  meaning: false = a layer whose MLP follows decoder_sparse_step",
+        ])
+        self.assertIn(
+            "layers with 'text_config.layer_types' = \"full_attention\" carry: "
+            "input_layernorm, mlp, post_attention_layernorm, self_attn",
+            lines,
+        )
+        self.assertIn(
+            "layers with 'text_config.layer_types' = \"linear_attention\" carry: "
+            "input_layernorm, linear_attn, mlp, post_attention_layernorm",
+            lines,
+        )
         for path in sorted(self.qwen36.glob("*.safetensors")):
             size = path.stat().st_size
             self.assertTrue(any(line.startswith(f"  {path.name}: {size:,} bytes") for line in lines), path.name)
@@ -1175,9 +1187,15 @@ class InspectTest(RyscTestCase):
 
         sizes, families = self.hf_layer_facts(self.qwen36, 64)
         self.assertEqual(document["bytes_per_layer"], sizes)
+        carried = {
+            entry["value"]: entry["carry"]
+            for entry in document["tensor_families"]
+            if entry["field"] == "text_config.layer_types"
+        }
+        self.assertEqual(sorted(carried), sorted(families))
         for layer_type, component_sets in families.items():
             self.assertEqual(len(component_sets), 1, layer_type)
-            self.assertEqual(document["tensor_families"][layer_type], sorted(next(iter(component_sets))))
+            self.assertEqual(carried[layer_type], sorted(next(iter(component_sets))))
         files = {path.name: path.stat().st_size for path in self.qwen36.glob("*.safetensors")}
         self.assertEqual({entry["file"]: entry["size"] for entry in document["files"]}, files)
         self.assertNotIn("rysc_provenance", document)
@@ -1222,8 +1240,21 @@ class InspectTest(RyscTestCase):
             [{"name": "nextn", "blocks": 1, "first_block": QWEN35_TRUNK, "counted_in_layer_count": True}],
         )
         self.assertIn(
-            "schedule qwen35.attention.recurrent_layers:\n  layers 0..63: 16 cycles of (3 layers: true, 1 layer: false)\n",
+            "schedule qwen35.attention.recurrent_layers:\n"
+            "  layers 0..63: 16 cycles of (3 layers: true, 1 layer: false)\n"
+            "  meaning: true = a recurrent gated delta-net block, false = a full-attention block\n",
             stdout,
+        )
+        schedules = {entry["field"]: entry for entry in document["schedules"]}
+        self.assertEqual(schedules["qwen35.attention.recurrent_layers"]["meanings"], [
+            {"value": True, "meaning": "a recurrent gated delta-net block"},
+            {"value": False, "meaning": "a full-attention block"},
+        ])
+        self.assertIn(
+            "layers with 'qwen35.attention.recurrent_layers' = false (a full-attention block) carry: attn_k, "
+            "attn_k_norm, attn_norm, attn_output, attn_q, attn_q_norm, attn_v, ffn_down, ffn_gate, ffn_up, "
+            "post_attention_norm",
+            stdout.splitlines(),
         )
         self.assertIn("layers: 64 ('qwen35.block_count' is 65, which also counts 1 block of nextn), decoder stack blk.N",
                       stdout.splitlines())
