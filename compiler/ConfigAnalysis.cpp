@@ -390,29 +390,60 @@ private:
                   scalarText(Schedule, Scalar, HasScalar) +
                       " cannot express the new layer schedule: " + Where + "; profile '" +
                       P.Name + "' has no per-layer list to write instead" +
-                      suggestWindow(Schedule, Scalar),
+                      windowHint(Schedule, Scalar),
                   State.Anchor);
       return;
     }
 
     std::string TargetPath = Stack.fullPath(Schedule.Target);
     bool Materialize = !explicitList(outputDecoder(), Schedule.Target, Target);
+    std::string Lead = scalarText(Schedule, Scalar, HasScalar) +
+                       " no longer generates the layer schedule: " + Where;
+    if (State.Options.Strict) {
+      rejectUnderStrict(Schedule, Scalar, Lead, Materialize);
+      return;
+    }
     if (Materialize)
       recordEdit(Schedule.Target, Json(nullptr), fieldFromPerLayer(*Target, Truth),
                  "written because '" + Schedule.Scalar + "' cannot express the new schedule",
                  /*Added=*/true, Target);
     Diags.warning(State.Anchor.Start,
-                  scalarText(Schedule, Scalar, HasScalar) +
-                      " no longer generates the layer schedule: " + Where + "; the explicit '" +
-                      TargetPath + "' list is " + (Materialize ? "added" : "written") +
-                      ", but readers that use only '" + Schedule.Scalar +
-                      "' will build the wrong layers" + suggestWindow(Schedule, Scalar),
+                  Lead + "; the explicit '" + TargetPath + "' list is " +
+                      (Materialize ? "added" : "written") + ", but readers that use only '" +
+                      Schedule.Scalar + "' will build the wrong layers" +
+                      windowHint(Schedule, Scalar),
                   State.Anchor);
   }
 
+  /// Reports, under --strict, a schedule that only an explicit list could
+  /// fix. Nothing is added or written then, so the message names what to
+  /// change instead of what rysc would do without --strict.
+  void rejectUnderStrict(const ScheduleSpec &Schedule, const Json &Scalar,
+                         const std::string &Lead, bool Materialize) {
+    std::string TargetPath = Stack.fullPath(Schedule.Target);
+    std::string Rejected = Materialize ? "adding the explicit '" + TargetPath + "' list"
+                                       : "writing '" + TargetPath + "' out of step with the scalar";
+    std::string Window = validWindow(Schedule, Scalar);
+    Diags.error(State.Anchor.Start,
+                Lead + "; --strict rejects " + Rejected + ", because readers that use only '" +
+                    Schedule.Scalar + "' would build the wrong layers; use a window that keeps " +
+                    "the scalar valid" + (Window.empty() ? "" : ", such as " + Window) +
+                    ", or run without --strict to " +
+                    (Materialize ? "add the list" : "write the list anyway"),
+                State.Anchor);
+  }
+
+  /// Returns "; a window that keeps it valid: blocks[B:E]", or "" when
+  /// validWindow finds none.
+  std::string windowHint(const ScheduleSpec &Schedule, const Json &Scalar) {
+    std::string Window = validWindow(Schedule, Scalar);
+    return Window.empty() ? "" : "; a window that keeps it valid: " + Window;
+  }
+
   /// Finds the nearest end of the single duplicate window under which the
-  /// scalar still generates the schedule, as a hint in an error.
-  std::string suggestWindow(const ScheduleSpec &Schedule, const Json &Scalar) {
+  /// scalar still generates the schedule, as "blocks[B:E]" for a hint, or
+  /// returns "" when the recipe has no single duplicate or no end works.
+  std::string validWindow(const ScheduleSpec &Schedule, const Json &Scalar) {
     std::vector<size_t> Duplicates;
     for (size_t Index = 0; Index < State.Edits.size(); ++Index)
       if (State.Edits[Index].Action == LayerEdit::Kind::Duplicate)
@@ -426,8 +457,7 @@ private:
         if (End <= Original.Begin || End > State.SourceCount)
           continue;
         if (windowWorks(Schedule, Scalar, Duplicates.front(), static_cast<uint32_t>(End)))
-          return "; a window that keeps it valid: blocks[" + std::to_string(Original.Begin) +
-                 ":" + std::to_string(End) + "]";
+          return "blocks[" + std::to_string(Original.Begin) + ":" + std::to_string(End) + "]";
       }
     return "";
   }

@@ -497,8 +497,17 @@ class Qwen3NextNoLayerTypesTest(ProfileCase):
         self.check(out, layer_map, config)
 
     def test_strict_rejects_added_layer_types(self):
-        self.assert_rejected("duplicate blocks[4:9] after;\nremap per_layer *;\n",
-                             self.ADDED_WARNING.replace("warning: ", "error: ", 1), options=("--strict",))
+        # Under --strict nothing is added, so the error names what to change instead.
+        result = self.assert_rejected(
+            "duplicate blocks[4:9] after;\nremap per_layer *;\n",
+            "error: 'full_attention_interval' = 4 no longer generates the layer schedule: output layer 11 comes "
+            "from source layer 6 and needs 'layer_types' = \"linear_attention\", but the scalar gives it "
+            "\"full_attention\"; --strict rejects adding the explicit 'layer_types' list, because readers that "
+            "use only 'full_attention_interval' would build the wrong layers; use a window that keeps the scalar "
+            "valid, such as blocks[4:8], or run without --strict to add the list\n",
+            options=("--strict",),
+        )
+        self.assertNotIn("list is added", result.stderr)
 
 
 # ---------------------------------------------------------------------------
