@@ -17,6 +17,7 @@ std::optional<ResolvedModel> resolveModelOnly(const LoadedModel &Model, ProfileR
   Empty.BufferId = Diags.addBuffer("", "<check>");
   CompileOptions Options;
   Options.ResolveOnly = true;
+  Options.Strict = Diags.warningsAsErrors();
   auto C = compileRecipe(Diags, Registry, Empty, &Model.Facts, Options);
   if (!C)
     return std::nullopt;

@@ -243,6 +243,10 @@ private:
                   State.Anchor);
       return;
     }
+    if (!Field.Declared && State.Options.Strict) {
+      rejectUnknownList(Field);
+      return;
+    }
     if (!Field.Declared)
       Diags.warning(State.Anchor.Start,
                     "remapping unknown list '" + Field.Full + "' as one value per layer, because it has " +
@@ -252,6 +256,21 @@ private:
     recordEdit(Field.Relative, *Field.Value, *New,
                "per-layer " + fieldKindName(Field.Spec.Kind).str() + " remapped",
                /*Added=*/false, &Field.Spec);
+  }
+
+  /// Reports, under --strict, a list that only its length marks as
+  /// per-layer. Nothing is remapped then, so the message names the fix.
+  void rejectUnknownList(const PerLayerField &Field) {
+    std::string Where = P.FromStdlib ? "a recipe profile that extends '" + P.Name +
+                                           "' and matches this model"
+                                     : "profile '" + P.Name + "'";
+    Diags.error(State.Anchor.Start,
+                "'" + Field.Full + "' has one entry per layer (" +
+                    std::to_string(State.SourceCount) + ") but profile '" + P.Name +
+                    "' does not declare it, and --strict rejects remapping an undeclared list; "
+                    "declare it with 'field " + Field.Relative + " : values;' in " + Where +
+                    ", or run without --strict to remap it with a warning",
+                State.Anchor);
   }
 
   // --- Schedules -------------------------------------------------------------

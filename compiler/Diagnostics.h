@@ -44,6 +44,7 @@ public:
 
   /// Turns every warning into an error (--strict) from now on.
   void setWarningsAsErrors(bool Value) { WarningsAsErrors = Value; }
+  bool warningsAsErrors() const { return WarningsAsErrors; }
 
   unsigned errorCount() const { return Errors; }
   unsigned warningCount() const { return Warnings; }

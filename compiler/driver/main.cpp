@@ -308,9 +308,11 @@ int runCheck(const Options &Opts) {
   if (!Resolved)
     return Failure;
   std::vector<Finding> Findings = checkModel(*Resolved);
-  bool Failed = llvm::any_of(Findings, [&](const Finding &F) {
-    return F.Level == Severity::Error || (Opts.Strict && F.Level == Severity::Warning);
-  });
+  // Resolving reports its own problems as diagnostics, such as a model
+  // that no profile matches, which --strict makes errors.
+  bool Failed = Diags.hasErrors() || llvm::any_of(Findings, [&](const Finding &F) {
+                  return F.Level == Severity::Error || (Opts.Strict && F.Level == Severity::Warning);
+                });
 
   if (Opts.Format == "json") {
     Json Doc;
@@ -332,9 +334,12 @@ int runCheck(const Options &Opts) {
     if (!F.Fix.empty())
       llvm::outs() << "    fix: " << F.Fix << "\n";
   }
-  llvm::outs() << (Findings.empty() ? "no problems found" : std::to_string(Findings.size()) +
-                                                                " finding(s)")
-               << "\n";
+  std::string Summary =
+      Findings.empty() ? "no problems found" : std::to_string(Findings.size()) + " finding(s)";
+  if (Diags.hasErrors())
+    Summary = Findings.empty() ? "no findings, but the errors above fail the check"
+                               : Summary + ", and the errors above";
+  llvm::outs() << Summary << "\n";
   return Failed ? Failure : Success;
 }
 
