@@ -48,8 +48,11 @@ void printLayerList(llvm::raw_ostream &OS, llvm::StringRef Label, const Json &Va
   std::vector<std::string> Lines;
   if (Field.Kind == FieldKind::Indices) {
     Lines = describeLayerIndices(Value, Width);
-    if (Field.OneBased)
-      Lines.back() += " (layer numbers count from 1)";
+    const std::string Note = " (layer numbers count from 1)";
+    if (Field.OneBased && Lines.back().size() + Note.size() <= Width)
+      Lines.back() += Note;
+    else if (Field.OneBased)
+      Lines.push_back(Note.substr(1));
   } else if (auto Entries = perLayerEntries(Value)) {
     Lines = describeLayerValues(*Entries, Width);
   }

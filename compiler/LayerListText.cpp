@@ -1,6 +1,8 @@
 // Readable text for per-layer lists.
 #include "compiler/LayerListText.h"
 
+#include "llvm/ADT/SmallVector.h"
+
 #include <algorithm>
 #include <tuple>
 
@@ -139,16 +141,24 @@ std::vector<SegmentChoice> chooseSegments(llvm::ArrayRef<Json> Values) {
 }
 
 /// Renders one cycle with its equal neighbors grouped:
-/// `3 layers: "linear_attention", 1 layer: "full_attention"`.
+/// `3 layers: "linear_attention", 1 layer: "full_attention"`, or as plain
+/// values, `"sliding_attention", "full_attention"`, when no two neighbors are
+/// equal.
 std::string cycleText(const std::vector<Json> &Cycle, ValueNames &Names) {
-  std::string Text;
+  std::vector<std::pair<size_t, std::string>> Groups;
   for (size_t Start = 0; Start < Cycle.size();) {
     size_t End = Start + 1;
     while (End < Cycle.size() && Cycle[End] == Cycle[Start])
       ++End;
-    Text += (Start ? ", " : "") + layerCount(End - Start) + ": " + Names.name(Cycle[Start]);
+    Groups.push_back({End - Start, Names.name(Cycle[Start])});
     Start = End;
   }
+  // Counts are left out only when every value stands for one layer, so a
+  // count never reads as applying to its neighbors too.
+  bool AllSingle = Groups.size() == Cycle.size();
+  std::string Text;
+  for (const auto &[Count, Name] : Groups)
+    Text += (Text.empty() ? "" : ", ") + (AllSingle ? Name : layerCount(Count) + ": " + Name);
   return Text;
 }
 
@@ -158,6 +168,27 @@ std::string segmentText(const LayerSegment &Segment, ValueNames &Names) {
     return Text + Names.name(Segment.Cycle.front());
   return Text + std::to_string(Segment.repeats()) + " cycles of (" +
          cycleText(Segment.Cycle, Names) + ")";
+}
+
+/// Breaks \p Text after the commas of ", " into lines of at most \p Width
+/// characters, with room for one more character, where it can. Every line
+/// but the last ends with the comma.
+std::vector<std::string> breakAtCommas(llvm::StringRef Text, size_t Width) {
+  llvm::SmallVector<llvm::StringRef, 16> Parts;
+  Text.split(Parts, ", ");
+  std::vector<std::string> Lines;
+  std::string Line = Parts.front().str();
+  for (llvm::StringRef Part : llvm::makeArrayRef(Parts).drop_front()) {
+    // Room is kept for the comma, or the mark of wrapItems, that may follow.
+    if (Line.size() + 2 + Part.size() + 1 <= Width) {
+      Line += ", " + Part.str();
+      continue;
+    }
+    Lines.push_back(Line + ",");
+    Line = Part.str();
+  }
+  Lines.push_back(Line);
+  return Lines;
 }
 
 } // namespace
@@ -178,17 +209,25 @@ std::vector<std::string> wrapItems(const std::vector<std::string> &Items,
   std::vector<std::string> Lines;
   std::string Mark = Separator.rtrim().str();
   std::string Line;
+  // The tail of a broken item ends its line, so the next item starts clear of it.
+  bool LineClosed = false;
   for (const std::string &Item : Items) {
-    if (Line.empty()) {
-      Line = Item;
-      continue;
-    }
-    if (Line.size() + Separator.size() + Item.size() <= Width) {
+    // Room is kept for the mark that ends the line if another item follows.
+    bool Fits = Line.size() + Separator.size() + Item.size() + Mark.size() <= Width;
+    if (!Line.empty() && !LineClosed && Fits) {
       Line += Separator.str() + Item;
       continue;
     }
-    Lines.push_back(Line + Mark);
-    Line = Item;
+    if (!Line.empty())
+      Lines.push_back(Line + Mark);
+    LineClosed = Item.size() + Mark.size() > Width;
+    if (!LineClosed) {
+      Line = Item;
+      continue;
+    }
+    std::vector<std::string> Pieces = breakAtCommas(Item, Width);
+    Lines.insert(Lines.end(), Pieces.begin(), Pieces.end() - 1);
+    Line = Pieces.back();
   }
   if (!Line.empty())
     Lines.push_back(Line);

@@ -44,9 +44,10 @@ std::vector<LayerSegment> segmentLayers(llvm::ArrayRef<Json> Values);
 /// lines of at most \p Width characters, e.g.
 ///   layers 0..19: 5 cycles of (3 layers: "linear_attention", 1 layer: "full_attention");
 ///   layer 20: "full_attention"
-/// A segment longer than \p Width gets a line of its own. Values whose JSON
-/// text exceeds 40 characters appear as #1, #2, ..., and one line per such
-/// value follows, e.g. `#1 = {"attention": ...}`.
+/// A segment longer than \p Width is broken after the commas inside its
+/// cycle. Values whose JSON text exceeds 40 characters appear as #1, #2, ...,
+/// and one line per such value follows, e.g. `#1 = {"attention": ...}`; those
+/// lines hold the whole value, however long.
 std::vector<std::string> describeLayerValues(llvm::ArrayRef<Json> Values, size_t Width);
 
 /// Renders a list of layer numbers as ascending ranges, e.g.
@@ -69,8 +70,8 @@ std::vector<std::string> describeMeanings(llvm::ArrayRef<std::pair<Json, std::st
                                           size_t Width);
 
 /// Joins \p Items with \p Separator into lines of at most \p Width
-/// characters. Every line but the last ends with the separator's mark, and
-/// an item longer than \p Width gets a line of its own.
+/// characters. Every line but the last ends with the separator's mark. An
+/// item longer than \p Width is broken after the commas of its ", ".
 std::vector<std::string> wrapItems(const std::vector<std::string> &Items,
                                    llvm::StringRef Separator, size_t Width);
 

@@ -56,6 +56,24 @@ TEST(LayerListText, CopyInsertedIntoCycleKeepsPhase) {
   EXPECT_EQ(Lines, Expected);
 }
 
+TEST(LayerListText, AlternatingCycleListsValues) {
+  std::vector<Json> Values = repeat({"sliding_attention", "full_attention"}, 21);
+  std::vector<std::string> Lines = describeLayerValues(Values, 100);
+  ASSERT_EQ(Lines.size(), 1u);
+  EXPECT_EQ(Lines[0], "layers 0..41: 21 cycles of (\"sliding_attention\", \"full_attention\")");
+}
+
+TEST(LayerListText, LongCycleBreaksAfterCommas) {
+  std::vector<Json> Values = concat(
+      {repeat({"mamba", "moe", "mamba", "moe", "mamba", "attention", "moe"}, 5), {"mamba"}});
+  std::vector<std::string> Lines = describeLayerValues(Values, 50);
+  std::vector<std::string> Expected = {
+      "layers 0..34: 5 cycles of (\"mamba\", \"moe\",",
+      "\"mamba\", \"moe\", \"mamba\", \"attention\", \"moe\");",
+      "layer 35: \"mamba\""};
+  EXPECT_EQ(Lines, Expected);
+}
+
 TEST(LayerListText, BooleanCycleWithTailEntry) {
   std::vector<Json> Values = concat({repeat({true, true, true, false}, 16), {false}});
   std::vector<std::string> Lines = describeLayerValues(Values, 100);
