@@ -32,13 +32,6 @@ std::optional<std::vector<Json>> perLayerEntries(const Json &Value) {
   return Entries;
 }
 
-/// Prints \p Lines, the first after \p Prefix and the rest aligned under it.
-void printIndented(llvm::raw_ostream &OS, llvm::StringRef Prefix,
-                   const std::vector<std::string> &Lines) {
-  for (size_t Index = 0; Index < Lines.size(); ++Index)
-    OS << (Index ? std::string(Prefix.size(), ' ') : Prefix.str()) << Lines[Index] << "\n";
-}
-
 /// Prints "      old: layers 0..3: 128; ..." with continuation lines
 /// aligned under the first.
 void printLayerList(llvm::raw_ostream &OS, llvm::StringRef Label, const Json &Value,

@@ -290,6 +290,12 @@ std::vector<std::pair<Json, std::string>> valueMeanings(const Profile &P, llvm::
   return Meanings;
 }
 
+void printIndented(llvm::raw_ostream &OS, llvm::StringRef Prefix,
+                   const std::vector<std::string> &Lines) {
+  for (size_t Index = 0; Index < Lines.size(); ++Index)
+    OS << (Index ? std::string(Prefix.size(), ' ') : Prefix.str()) << Lines[Index] << "\n";
+}
+
 std::vector<std::string> describeMeanings(llvm::ArrayRef<std::pair<Json, std::string>> Meanings,
                                           size_t Width) {
   std::vector<std::string> Items;

@@ -8,6 +8,7 @@
 #include "compiler/Profile.h"
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cstdint>
 #include <string>
@@ -68,6 +69,10 @@ std::vector<std::pair<Json, std::string>> valueMeanings(const Profile &P, llvm::
 /// like describeLayerValues; no lines when there are none.
 std::vector<std::string> describeMeanings(llvm::ArrayRef<std::pair<Json, std::string>> Meanings,
                                           size_t Width);
+
+/// Prints \p Lines, the first after \p Prefix and the rest aligned under it.
+void printIndented(llvm::raw_ostream &OS, llvm::StringRef Prefix,
+                   const std::vector<std::string> &Lines);
 
 /// Joins \p Items with \p Separator into lines of at most \p Width
 /// characters. Every line but the last ends with the separator's mark. An

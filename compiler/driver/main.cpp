@@ -361,6 +361,23 @@ std::string describeLayerCount(const Json &Report, uint32_t Layers) {
          ", which also counts " + hf::formatCount(Extra, "block") + " of " + Names + ")";
 }
 
+/// Prints one entry of inspect's "schedules": the field, its layers and,
+/// when the profile gives them, the meanings of its values.
+void printSchedule(llvm::raw_ostream &OS, const Json &Schedule) {
+  OS << "schedule " << Schedule["field"].get<std::string>() << ":\n";
+  const std::string Indent = "  ";
+  std::vector<Json> Values = Schedule["values"].get<std::vector<Json>>();
+  for (const std::string &Line : describeLayerValues(Values, ReportWidth - Indent.size()))
+    OS << Indent << Line << "\n";
+  if (!Schedule.contains("meanings"))
+    return;
+  std::vector<std::pair<Json, std::string>> Meanings;
+  for (const Json &Entry : Schedule["meanings"])
+    Meanings.push_back({Entry["value"], Entry["meaning"].get<std::string>()});
+  const std::string Prefix = Indent + "meaning: ";
+  printIndented(OS, Prefix, describeMeanings(Meanings, ReportWidth - Prefix.size()));
+}
+
 int runInspect(const Options &Opts) {
   if (Opts.Positional.size() != 1) {
     llvm::errs() << "rysc: error: usage: rysc inspect MODEL\n";
@@ -388,21 +405,8 @@ int runInspect(const Options &Opts) {
     OS << "  " << F["field"].get<std::string>() << " (" << F["kind"].get<std::string>()
        << (F.contains("length") ? ", " + std::to_string(F["length"].get<size_t>()) + " entries" : "")
        << ")\n";
-  for (const Json &S : Report["schedules"]) {
-    OS << "schedule " << S["field"].get<std::string>() << ":\n";
-    std::vector<Json> Values = S["values"].get<std::vector<Json>>();
-    for (const std::string &Line : describeLayerValues(Values, ReportWidth - 2))
-      OS << "  " << Line << "\n";
-    if (S.contains("meanings")) {
-      std::vector<std::pair<Json, std::string>> Meanings;
-      for (const Json &M : S["meanings"])
-        Meanings.push_back({M["value"], M["meaning"].get<std::string>()});
-      const std::string Prefix = "  meaning: ";
-      std::vector<std::string> Lines = describeMeanings(Meanings, ReportWidth - Prefix.size());
-      for (size_t Index = 0; Index < Lines.size(); ++Index)
-        OS << (Index ? std::string(Prefix.size(), ' ') : Prefix) << Lines[Index] << "\n";
-    }
-  }
+  for (const Json &S : Report["schedules"])
+    printSchedule(OS, S);
   OS << "extra stacks:" << (Report["extra_stacks"].empty() ? " none" : "") << "\n";
   for (const Json &S : Report["extra_stacks"]) {
     OS << "  " << S["name"].get<std::string>() << ": ";
