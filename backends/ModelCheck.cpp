@@ -1,6 +1,6 @@
 // The checks of `rysc check` and the report of `rysc inspect`.
 #include "backends/ModelCheck.h"
-#include "compiler/EditReport.h"
+#include "compiler/LayerListText.h"
 #include "compiler/FieldRules.h"
 #include "compiler/LayerNames.h"
 #include "compiler/Provenance.h"
@@ -17,6 +17,7 @@ std::optional<ResolvedModel> resolveModelOnly(const LoadedModel &Model, ProfileR
   Empty.BufferId = Diags.addBuffer("", "<check>");
   CompileOptions Options;
   Options.ResolveOnly = true;
+  Options.Strict = Diags.warningsAsErrors();
   auto C = compileRecipe(Diags, Registry, Empty, &Model.Facts, Options);
   if (!C)
     return std::nullopt;
@@ -96,11 +97,14 @@ void checkSchedules(const ResolvedModel &R, std::vector<Finding> &Findings) {
         continue;
       std::string ScalarText = "'" + full(R, Schedule.Scalar) + "' = " + Value.dump() +
                                (Scalar && !Scalar->is_null() ? "" : " (its default)");
+      const Profile &P = profileOf(R);
       Findings.push_back(
           {Severity::Warning, "schedule",
            ScalarText + " disagrees with '" + full(R, Schedule.Target) + "' from layer " +
-               std::to_string(Layer) + " (" + (*Generated)[Layer].dump() + " vs " + Listed.dump() +
-               "); readers of the list (transformers, llama.cpp with the array) and readers of "
+               std::to_string(Layer) + ": the scalar gives it " +
+               P.describeValue(Schedule.Target, (*Generated)[Layer]) + ", but the list has " +
+               P.describeValue(Schedule.Target, Listed) +
+               "; readers of the list (transformers, llama.cpp with the array) and readers of "
                "the scalar alone (MLX, ik_llama.cpp) build different models",
            "use a window whose length keeps the scalar valid, or serve only with readers of '" +
                full(R, Schedule.Target) + "'"});
@@ -150,7 +154,8 @@ void checkTensorFamilies(const ResolvedModel &R, std::vector<Finding> &Findings)
         continue;
       Findings.push_back(
           {Severity::Error, "tensor-family",
-           "layer " + std::to_string(Layer) + " is " + Type.dump() + " in '" +
+           "layer " + std::to_string(Layer) + " is " +
+               profileOf(R).describeValue(Family.Field, Type) + " in '" +
                full(R, Family.Field) + "' but " + llvm::join(Problems, " and ") +
                ": the model loads, then runs this layer on the wrong path",
            familyFix(R, Family)});
@@ -260,6 +265,43 @@ std::vector<Finding> checkModel(const ResolvedModel &R) {
   return Findings;
 }
 
+/// Returns, for each field that a tensor rule reads and each of its values,
+/// the first tensor-name components that the last layer with that value
+/// carries, e.g. "self_attn" for a full-attention layer.
+Json tensorFamilies(const ResolvedModel &R) {
+  const Profile &P = profileOf(R);
+  std::vector<std::string> Fields;
+  for (const TensorFamilySpec &Family : P.TensorFamilies)
+    if (!llvm::is_contained(Fields, Family.Field))
+      Fields.push_back(Family.Field);
+  Json Families = Json::array();
+  for (const std::string &Field : Fields) {
+    auto Types = layerTypes(R, Field);
+    if (!Types)
+      continue;
+    std::vector<std::pair<Json, std::set<std::string>>> ByValue;
+    for (uint32_t Layer = 0; Layer < Types->size(); ++Layer) {
+      const Json &Type = (*Types)[Layer];
+      auto Found = std::find_if(ByValue.begin(), ByValue.end(),
+                                [&](const auto &Entry) { return Entry.first == Type; });
+      if (Found == ByValue.end())
+        Found = ByValue.emplace(ByValue.end(), Type, std::set<std::string>());
+      Found->second.clear();
+      auto Suffixes = R.Suffixes.find(Layer);
+      if (Suffixes != R.Suffixes.end())
+        for (const std::string &Suffix : Suffixes->second)
+          Found->second.insert(llvm::StringRef(Suffix).split('.').first.str());
+    }
+    for (const auto &[Value, Groups] : ByValue) {
+      Json Entry = {{"field", full(R, Field)}, {"value", Value}, {"carry", Groups}};
+      if (const std::string *Meaning = P.meaningOf(Field, Value))
+        Entry["meaning"] = *Meaning;
+      Families.push_back(std::move(Entry));
+    }
+  }
+  return Families;
+}
+
 Json inspectModel(const ResolvedModel &R) {
   const LoadedModel &M = *R.Model;
   const Profile &P = profileOf(R);
@@ -287,14 +329,15 @@ Json inspectModel(const ResolvedModel &R) {
     if (auto Types = layerTypes(R, Spec.Path)) {
       if (llvm::all_of(*Types, [](const Json &T) { return T.is_null(); }))
         continue;
-      auto Letters = compactLayers(Json(*Types));
-      if (!Letters)
-        continue;
-      std::string Compact = Letters->substr(0, Letters->find("   ("));
-      Compact.erase(std::remove(Compact.begin(), Compact.end(), ' '), Compact.end());
-      Schedules.push_back({{"field", full(R, Spec.Path)},
-                           {"compact", periodicForm(Compact)},
-                           {"legend", Letters->substr(Letters->find("   (") + 3)}});
+      Json Entry = {{"field", full(R, Spec.Path)},
+                    {"values", *Types},
+                    {"segments", segmentsToJson(segmentLayers(*Types))}};
+      Json Meanings = Json::array();
+      for (const auto &[Value, Meaning] : valueMeanings(P, Spec.Path, *Types))
+        Meanings.push_back({{"value", Value}, {"meaning", Meaning}});
+      if (!Meanings.empty())
+        Entry["meanings"] = Meanings;
+      Schedules.push_back(std::move(Entry));
     }
   Report["schedules"] = Schedules;
 
@@ -312,23 +355,7 @@ Json inspectModel(const ResolvedModel &R) {
     }
   Report["extra_stacks"] = Stacks;
 
-  // Tensor families: the distinct first name components per layer type.
-  Json Families = Json::object();
-  for (const TensorFamilySpec &Family : P.TensorFamilies) {
-    auto Types = layerTypes(R, Family.Field);
-    if (!Types)
-      continue;
-    for (uint32_t Layer = 0; Layer < Types->size(); ++Layer) {
-      std::string Key = (*Types)[Layer].is_string() ? (*Types)[Layer].get<std::string>()
-                                                    : (*Types)[Layer].dump();
-      std::set<std::string> Groups;
-      for (const std::string &Suffix : R.Suffixes.count(Layer) ? R.Suffixes.at(Layer)
-                                                                : std::vector<std::string>())
-        Groups.insert(llvm::StringRef(Suffix).split('.').first.str());
-      Families[Key] = Groups;
-    }
-  }
-  Report["tensor_families"] = Families;
+  Report["tensor_families"] = tensorFamilies(R);
 
   Json Bytes = Json::array();
   for (uint32_t Layer = 0; Layer < R.Layers; ++Layer)

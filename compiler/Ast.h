@@ -131,6 +131,14 @@ struct WarnDecl {
   llvm::SMRange Range;
 };
 
+/// `meaning FIELD : VALUE "text", ...;`: the meanings of values of a
+/// per-layer field, for messages and reports.
+struct MeaningDecl {
+  FieldPath Field;
+  std::vector<std::pair<ExprPtr, std::string>> Entries; ///< Literal value, text.
+  llvm::SMRange Range;
+};
+
 /// `derive FIELD = EXPR;`: a scalar recomputed for the output layer count.
 struct DeriveDecl {
   FieldPath Field;
@@ -162,6 +170,7 @@ struct ProfileDecl {
   std::vector<WarnDecl> Pinned;
   std::vector<DeriveDecl> Derives;
   std::vector<std::string> PackedTensors;
+  std::vector<MeaningDecl> Meanings;
   llvm::SMRange Range;
 };
 

@@ -43,6 +43,9 @@ struct ConfigEdit {
   Json New;
   bool Added = false;
   std::string Reason;
+  /// The per-layer field whose lists Old and New are, so that reports can
+  /// show them layer by layer; unset for scalars and other lists.
+  std::optional<FieldSpec> Field;
 };
 
 /// An extra stack stored inside the trunk numbering (e.g. an MTP layer at

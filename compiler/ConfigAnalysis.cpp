@@ -72,15 +72,25 @@ private:
   }
 
   void recordEdit(const std::string &Relative, const Json &Old, const Json &New,
-                  const std::string &Reason, bool Added = false) {
-    recordRootEdit(Stack.fullPath(Relative), Old, New, Reason, Added);
+                  const std::string &Reason, bool Added = false,
+                  const FieldSpec *Field = nullptr) {
+    recordRootEdit(Stack.fullPath(Relative), Old, New, Reason, Added, Field);
   }
 
   void recordRootEdit(const std::string &Full, const Json &Old, const Json &New,
-                      const std::string &Reason, bool Added = false) {
+                      const std::string &Reason, bool Added = false,
+                      const FieldSpec *Field = nullptr) {
     if (!Added && Old == New)
       return;
-    State.Result.Edits.push_back({Full, Added ? Json(nullptr) : Old, New, Added, Reason});
+    ConfigEdit Edit;
+    Edit.Path = Full;
+    Edit.Old = Added ? Json(nullptr) : Old;
+    Edit.New = New;
+    Edit.Added = Added;
+    Edit.Reason = Reason;
+    if (Field)
+      Edit.Field = *Field;
+    State.Result.Edits.push_back(std::move(Edit));
     setPath(Output, Full, New);
   }
 
@@ -233,6 +243,10 @@ private:
                   State.Anchor);
       return;
     }
+    if (!Field.Declared && State.Options.Strict) {
+      rejectUnknownList(Field);
+      return;
+    }
     if (!Field.Declared)
       Diags.warning(State.Anchor.Start,
                     "remapping unknown list '" + Field.Full + "' as one value per layer, because it has " +
@@ -240,7 +254,23 @@ private:
                         " entries; declare it in a profile to make this explicit",
                     State.Anchor);
     recordEdit(Field.Relative, *Field.Value, *New,
-               "per-layer " + fieldKindName(Field.Spec.Kind).str() + " remapped");
+               "per-layer " + fieldKindName(Field.Spec.Kind).str() + " remapped",
+               /*Added=*/false, &Field.Spec);
+  }
+
+  /// Reports, under --strict, a list that only its length marks as
+  /// per-layer. Nothing is remapped then, so the message names the fix.
+  void rejectUnknownList(const PerLayerField &Field) {
+    std::string Where = P.FromStdlib ? "a recipe profile that extends '" + P.Name +
+                                           "' and matches this model"
+                                     : "profile '" + P.Name + "'";
+    Diags.error(State.Anchor.Start,
+                "'" + Field.Full + "' has one entry per layer (" +
+                    std::to_string(State.SourceCount) + ") but profile '" + P.Name +
+                    "' does not declare it, and --strict rejects remapping an undeclared list; "
+                    "declare it with 'field " + Field.Relative + " : values;' in " + Where +
+                    ", or run without --strict to remap it with a warning",
+                State.Anchor);
   }
 
   // --- Schedules -------------------------------------------------------------
@@ -350,39 +380,89 @@ private:
     return HasScalar ? Text : Text + " (its default when absent)";
   }
 
+  /// Names a per-layer target in a message: its config path in quotes, or
+  /// "the profile's NAME" for a value that only the profile computes.
+  std::string targetName(const std::string &Target) const {
+    if (P.findField(Target) || lookupPath(*State.SourceDecoder, Target))
+      return "'" + Stack.fullPath(Target) + "'";
+    return "the profile's " + Target;
+  }
+
+  /// Describes output layer \p Layer, where the scalar generates \p Wrong
+  /// but the map needs \p Needed, the value of the layer's source.
+  std::string describeMismatch(const ScheduleSpec &Schedule, uint32_t Layer, const Json &Needed,
+                               const Json &Wrong) const {
+    // Entries past the trunk belong to inline extra layers (GGUF nextn blocks).
+    uint32_t Source = Layer < Map.size() ? Map[Layer] : State.SourceCount + (Layer - Map.size());
+    return "output layer " + std::to_string(Layer) + " comes from source layer " +
+           std::to_string(Source) + " and needs " + targetName(Schedule.Target) + " = " +
+           P.describeValue(Schedule.Target, Needed) + ", but the scalar gives it " +
+           P.describeValue(Schedule.Target, Wrong);
+  }
+
   void writeExplicitList(const ScheduleSpec &Schedule, const Json &Scalar, bool HasScalar,
                          const std::vector<Json> &Truth, uint32_t Mismatch, const Json &Wrong) {
     const FieldSpec *Target = P.findField(Schedule.Target);
-    std::string Where = "output layer " + std::to_string(Mismatch) + " would be " + Wrong.dump() +
-                        " instead of " + Truth[Mismatch].dump();
+    std::string Where = describeMismatch(Schedule, Mismatch, Truth[Mismatch], Wrong);
     if (!Target) {
       Diags.error(State.Anchor.Start,
                   scalarText(Schedule, Scalar, HasScalar) +
-                      " cannot express the new layer schedule (" + Where + "), and profile '" +
+                      " cannot express the new layer schedule: " + Where + "; profile '" +
                       P.Name + "' has no per-layer list to write instead" +
-                      suggestWindow(Schedule, Scalar),
+                      windowHint(Schedule, Scalar),
                   State.Anchor);
       return;
     }
 
     std::string TargetPath = Stack.fullPath(Schedule.Target);
     bool Materialize = !explicitList(outputDecoder(), Schedule.Target, Target);
+    std::string Lead = scalarText(Schedule, Scalar, HasScalar) +
+                       " no longer generates the layer schedule: " + Where;
+    if (State.Options.Strict) {
+      rejectUnderStrict(Schedule, Scalar, Lead, Materialize);
+      return;
+    }
     if (Materialize)
       recordEdit(Schedule.Target, Json(nullptr), fieldFromPerLayer(*Target, Truth),
                  "written because '" + Schedule.Scalar + "' cannot express the new schedule",
-                 /*Added=*/true);
+                 /*Added=*/true, Target);
     Diags.warning(State.Anchor.Start,
-                  scalarText(Schedule, Scalar, HasScalar) +
-                      " no longer generates the layer schedule (" + Where + "); the explicit '" +
-                      TargetPath + "' list is " + (Materialize ? "added" : "written") +
-                      ", but readers that use only '" + Schedule.Scalar +
-                      "' will build the wrong layers" + suggestWindow(Schedule, Scalar),
+                  Lead + "; the explicit '" + TargetPath + "' list is " +
+                      (Materialize ? "added" : "written") + ", but readers that use only '" +
+                      Schedule.Scalar + "' will build the wrong layers" +
+                      windowHint(Schedule, Scalar),
                   State.Anchor);
   }
 
+  /// Reports, under --strict, a schedule that only an explicit list could
+  /// fix. Nothing is added or written then, so the message names what to
+  /// change instead of what rysc would do without --strict.
+  void rejectUnderStrict(const ScheduleSpec &Schedule, const Json &Scalar,
+                         const std::string &Lead, bool Materialize) {
+    std::string TargetPath = Stack.fullPath(Schedule.Target);
+    std::string Rejected = Materialize ? "adding the explicit '" + TargetPath + "' list"
+                                       : "writing '" + TargetPath + "' out of step with the scalar";
+    std::string Window = validWindow(Schedule, Scalar);
+    Diags.error(State.Anchor.Start,
+                Lead + "; --strict rejects " + Rejected + ", because readers that use only '" +
+                    Schedule.Scalar + "' would build the wrong layers; use a window that keeps " +
+                    "the scalar valid" + (Window.empty() ? "" : ", such as " + Window) +
+                    ", or run without --strict to " +
+                    (Materialize ? "add the list" : "write the list anyway"),
+                State.Anchor);
+  }
+
+  /// Returns "; a window that keeps it valid: blocks[B:E]", or "" when
+  /// validWindow finds none.
+  std::string windowHint(const ScheduleSpec &Schedule, const Json &Scalar) {
+    std::string Window = validWindow(Schedule, Scalar);
+    return Window.empty() ? "" : "; a window that keeps it valid: " + Window;
+  }
+
   /// Finds the nearest end of the single duplicate window under which the
-  /// scalar still generates the schedule, as a hint in an error.
-  std::string suggestWindow(const ScheduleSpec &Schedule, const Json &Scalar) {
+  /// scalar still generates the schedule, as "blocks[B:E]" for a hint, or
+  /// returns "" when the recipe has no single duplicate or no end works.
+  std::string validWindow(const ScheduleSpec &Schedule, const Json &Scalar) {
     std::vector<size_t> Duplicates;
     for (size_t Index = 0; Index < State.Edits.size(); ++Index)
       if (State.Edits[Index].Action == LayerEdit::Kind::Duplicate)
@@ -396,8 +476,7 @@ private:
         if (End <= Original.Begin || End > State.SourceCount)
           continue;
         if (windowWorks(Schedule, Scalar, Duplicates.front(), static_cast<uint32_t>(End)))
-          return "; a window that keeps it valid: blocks[" + std::to_string(Original.Begin) +
-                 ":" + std::to_string(End) + "]";
+          return "blocks[" + std::to_string(Original.Begin) + ":" + std::to_string(End) + "]";
       }
     return "";
   }
@@ -493,7 +572,8 @@ private:
 
   std::string describeFamilyProblem(const TensorFamilySpec &Family, uint32_t Out,
                                     const std::string &What) {
-    return "output layer " + std::to_string(Out) + " has type " + Family.Value.dump() + " in '" +
+    return "output layer " + std::to_string(Out) + " has type " +
+           P.describeValue(Family.Field, Family.Value) + " in '" +
            Stack.fullPath(Family.Field) + "' but " + What + " (copied from source layer " +
            std::to_string(Map[Out]) + ")";
   }

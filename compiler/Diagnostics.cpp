@@ -5,6 +5,8 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <algorithm>
+
 namespace rysc {
 
 unsigned DiagnosticEngine::addBuffer(llvm::StringRef Text, llvm::StringRef Name) {
@@ -124,11 +126,16 @@ bool DiagnosticEngine::printOnInvalidUtf8Line(Severity Kind, llvm::SMLoc Loc,
   return true;
 }
 
-std::string closestMatch(llvm::StringRef Word, llvm::ArrayRef<std::string> Candidates) {
+/// Returns the largest edit distance that still counts as a typo of \p Word.
+static unsigned typoLimit(llvm::StringRef Word) {
   // Allow about one edit per three characters, and two from four characters
   // on (a swapped pair of letters costs two): enough for a typo, not for a
   // different word.
-  unsigned Limit = Word.size() < 4 ? 1 : std::max<unsigned>(2, Word.size() / 3);
+  return Word.size() < 4 ? 1 : std::max<unsigned>(2, Word.size() / 3);
+}
+
+std::string closestMatch(llvm::StringRef Word, llvm::ArrayRef<std::string> Candidates) {
+  unsigned Limit = typoLimit(Word);
   unsigned Best = Limit + 1;
   std::string Result;
   for (const std::string &Candidate : Candidates) {
@@ -146,6 +153,22 @@ std::string didYouMean(llvm::StringRef Word, llvm::ArrayRef<std::string> Candida
   if (Match.empty() || Match == Word)
     return "";
   return " (did you mean '" + Match + "'?)";
+}
+
+std::vector<std::string> closeMatches(llvm::StringRef Word, llvm::ArrayRef<std::string> Candidates,
+                                      size_t Max) {
+  unsigned Limit = typoLimit(Word);
+  std::vector<std::pair<unsigned, std::string>> Scored;
+  for (const std::string &Candidate : Candidates) {
+    unsigned Distance = Word.edit_distance(Candidate, /*AllowReplacements=*/true, Limit);
+    if (Distance <= Limit || llvm::StringRef(Candidate).contains(Word))
+      Scored.push_back({Distance, Candidate});
+  }
+  std::sort(Scored.begin(), Scored.end());
+  std::vector<std::string> Result;
+  for (size_t Index = 0; Index < Scored.size() && Index < Max; ++Index)
+    Result.push_back(Scored[Index].second);
+  return Result;
 }
 
 } // namespace rysc

@@ -44,6 +44,7 @@ public:
 
   /// Turns every warning into an error (--strict) from now on.
   void setWarningsAsErrors(bool Value) { WarningsAsErrors = Value; }
+  bool warningsAsErrors() const { return WarningsAsErrors; }
 
   unsigned errorCount() const { return Errors; }
   unsigned warningCount() const { return Warnings; }
@@ -73,6 +74,11 @@ std::string closestMatch(llvm::StringRef Word, llvm::ArrayRef<std::string> Candi
 
 /// Returns " (did you mean 'X'?)" for the closest candidate, or "".
 std::string didYouMean(llvm::StringRef Word, llvm::ArrayRef<std::string> Candidates);
+
+/// Returns up to \p Max candidates that are a plausible misspelling of
+/// \p Word or contain it, closest first, e.g. "gemma" gives gemma2, gemma3.
+std::vector<std::string> closeMatches(llvm::StringRef Word, llvm::ArrayRef<std::string> Candidates,
+                                      size_t Max);
 
 } // namespace rysc
 

@@ -12,6 +12,22 @@ namespace rysc {
 
 namespace {
 
+/// Reports that no profile matches \p What, so profile \p Fallback applies,
+/// described to the user as \p Rules. Under --strict the fallback is rejected, and the
+/// message names the fix.
+void reportNoProfile(AnalysisState &State, const std::string &What, const std::string &Fallback,
+                     const std::string &Rules, const std::string &MatchItem) {
+  std::string Lead = "no profile matches " + What + " in '" + State.Model->ConfigName + "'";
+  if (State.Options.Strict) {
+    State.Diags.error(Lead + ", and --strict rejects falling back to " + Rules +
+                      "; declare a profile in the recipe (profile NAME extends " + Fallback +
+                      " { " + MatchItem + " ... }), or run without --strict to use them with a "
+                      "warning");
+    return;
+  }
+  State.Diags.warning(Lead + "; using " + Rules + " (declare a profile in the recipe to be exact)");
+}
+
 const Profile *selectProfile(AnalysisState &State, ProfileRegistry &Registry) {
   // An explicit `use profile` wins over matching.
   const ast::Stmt *Use = nullptr;
@@ -32,10 +48,8 @@ const Profile *selectProfile(AnalysisState &State, ProfileRegistry &Registry) {
   if (!State.Model->GgufArch.empty()) {
     if (const Profile *Found = Registry.matchGgufArch(State.Model->GgufArch))
       return Found;
-    State.Diags.warning("no profile matches GGUF architecture '" + State.Model->GgufArch +
-                        "' in '" + State.Model->ConfigName +
-                        "'; using the generic GGUF rules (declare a profile in the recipe to be "
-                        "exact)");
+    reportNoProfile(State, "GGUF architecture '" + State.Model->GgufArch + "'", "gguf_generic",
+                    "the generic GGUF rules", "match gguf_arch \"" + State.Model->GgufArch + "\";");
     return Registry.find("gguf_generic");
   }
   for (const char *Path : {"model_type", "text_config.model_type"}) {
@@ -48,9 +62,8 @@ const Profile *selectProfile(AnalysisState &State, ProfileRegistry &Registry) {
 
   const Json *Type = lookupPath(Config, "model_type");
   std::string TypeText = Type && Type->is_string() ? Type->get<std::string>() : "(none)";
-  State.Diags.warning("no profile matches model_type '" + TypeText + "' in '" +
-                      State.Model->ConfigName +
-                      "'; using the generic rules (declare a profile in the recipe to be exact)");
+  reportNoProfile(State, "model_type '" + TypeText + "'", "generic", "the generic rules",
+                  "match model_type \"" + TypeText + "\";");
   return Registry.find("generic");
 }
 

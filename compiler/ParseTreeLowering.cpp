@@ -72,6 +72,7 @@ private:
   bool lowerEffectItem(RysParser::ProfileItemContext *Context, ast::ProfileDecl &Profile);
   bool lowerScheduleItem(RysParser::ScheduleItemContext *Context, ast::ProfileDecl &Profile);
   bool lowerExtraStackItem(RysParser::ExtraStackItemContext *Context, ast::ProfileDecl &Profile);
+  bool lowerMeaningItem(RysParser::MeaningItemContext *Context, ast::ProfileDecl &Profile);
   bool lowerTensorFamilyItem(RysParser::TensorFamilyItemContext *Context,
                              ast::ProfileDecl &Profile);
 
@@ -86,6 +87,7 @@ private:
   ast::ExprPtr lowerPostfix(RysParser::PostfixExprContext *Context);
   ast::ExprPtr lowerPrimary(RysParser::PrimaryContext *Context);
   ast::ExprPtr lowerLiteral(RysParser::LiteralContext *Context);
+  ast::ExprPtr lowerSignedLiteral(antlr4::Token *Minus, RysParser::LiteralContext *Context);
   ast::ExprPtr makeNode(ast::ExprKind Kind, antlr4::ParserRuleContext *Context);
   ast::ExprPtr makeBinary(std::string Operator, ast::ExprPtr Left, ast::ExprPtr Right,
                           antlr4::ParserRuleContext *Context);
@@ -292,6 +294,8 @@ bool Lowering::lowerProfileItem(RysParser::ProfileItemContext *Context, ast::Pro
     return lowerExtraStackItem(Stack, Profile);
   if (auto *Family = dynamic_cast<RysParser::TensorFamilyItemContext *>(Context))
     return lowerTensorFamilyItem(Family, Profile);
+  if (auto *Meaning = dynamic_cast<RysParser::MeaningItemContext *>(Context))
+    return lowerMeaningItem(Meaning, Profile);
   return lowerStructureItem(Context, Profile) || lowerFieldItem(Context, Profile);
 }
 
@@ -387,13 +391,8 @@ bool Lowering::lowerScheduleItem(RysParser::ScheduleItemContext *Context,
     return false;
   Decl.Kind = lowerName(Context->scheduleKind);
   Decl.KindRange = Positions.range(Context->scheduleKind);
-  if (Context->literal()) {
-    Decl.Default = lowerLiteral(Context->literal());
-    if (Context->negative && *Decl.Default) {
-      (*Decl.Default)->IntValue = -(*Decl.Default)->IntValue;
-      (*Decl.Default)->FloatValue = -(*Decl.Default)->FloatValue;
-    }
-  }
+  if (Context->literal())
+    Decl.Default = lowerSignedLiteral(Context->negative, Context->literal());
   Decl.Generator = lowerExpr(Context->expr());
   if (!Decl.Generator)
     return false;
@@ -432,6 +431,22 @@ bool Lowering::lowerTensorFamilyItem(RysParser::TensorFamilyItemContext *Context
   Decl.Forbid = lowerStrings(Context->forb);
   Decl.Range = Positions.range(Context);
   Profile.TensorFamilies.push_back(std::move(Decl));
+  return true;
+}
+
+bool Lowering::lowerMeaningItem(RysParser::MeaningItemContext *Context,
+                                ast::ProfileDecl &Profile) {
+  ast::MeaningDecl Decl;
+  if (!lowerFieldPath(Context->fieldPath(), Decl.Field))
+    return false;
+  Decl.Range = Positions.range(Context);
+  for (RysParser::MeaningEntryContext *Entry : Context->meaningEntry()) {
+    ast::ExprPtr Value = lowerSignedLiteral(Entry->negative, Entry->value);
+    if (!Value || !Entry->STRING())
+      return false;
+    Decl.Entries.push_back({std::move(Value), lowerString(Entry->STRING())});
+  }
+  Profile.Meanings.push_back(std::move(Decl));
   return true;
 }
 
@@ -587,6 +602,16 @@ ast::ExprPtr Lowering::lowerPrimary(RysParser::PrimaryContext *Context) {
     Node->Operands.push_back(std::move(Lowered));
   }
   return Node;
+}
+
+/// Lowers a literal that a profile item allows a leading minus on.
+ast::ExprPtr Lowering::lowerSignedLiteral(antlr4::Token *Minus, RysParser::LiteralContext *Context) {
+  ast::ExprPtr Value = lowerLiteral(Context);
+  if (Minus && Value) {
+    Value->IntValue = -Value->IntValue;
+    Value->FloatValue = -Value->FloatValue;
+  }
+  return Value;
 }
 
 ast::ExprPtr Lowering::lowerLiteral(RysParser::LiteralContext *Context) {

@@ -25,7 +25,8 @@ llvm::ArrayRef<std::string> statementKeywords() {
 llvm::ArrayRef<std::string> profileItemKeywords() {
   static const std::vector<std::string> Words = {
       "match", "decoder", "layer_count", "stack", "field", "schedule",
-      "extra_stack", "tensors", "not_per_layer", "warn", "derive", "packed_tensor", "pinned"};
+      "extra_stack", "tensors", "not_per_layer", "warn", "derive", "packed_tensor", "pinned",
+      "meaning"};
   return Words;
 }
 

@@ -1,6 +1,8 @@
 // Checking profile declarations into Profile data, and the profile registry.
 #include "compiler/Profile.h"
+#include "compiler/FieldRules.h"
 #include "compiler/Parser.h"
+#include "compiler/ProfileText.h"
 #include "compiler/Stdlib.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -40,6 +42,20 @@ const ScheduleSpec *Profile::findSchedule(llvm::StringRef Scalar) const {
     if (Schedule.Scalar == Scalar)
       return &Schedule;
   return nullptr;
+}
+
+const std::string *Profile::meaningOf(llvm::StringRef Field,
+                                     const nlohmann::ordered_json &Value) const {
+  for (const MeaningSpec &Meaning : Meanings)
+    if (Meaning.Field == Field && sameLayerValue(Meaning.Value, Value))
+      return &Meaning.Text;
+  return nullptr;
+}
+
+std::string Profile::describeValue(llvm::StringRef Field,
+                                   const nlohmann::ordered_json &Value) const {
+  const std::string *Meaning = meaningOf(Field, Value);
+  return Meaning ? Value.dump() + " (" + *Meaning + ")" : Value.dump();
 }
 
 namespace {
@@ -124,6 +140,8 @@ public:
              [](const DeriveSpec &D) { return D.Field; });
     for (const std::string &Name : Decl.PackedTensors)
       Result.PackedTensors.push_back(Name);
+    for (const ast::MeaningDecl &Meaning : Decl.Meanings)
+      applyMeaning(Meaning);
   }
 
 private:
@@ -211,6 +229,36 @@ private:
     upsert(Result.ExtraStacks, std::move(Spec), [](const ExtraStackSpec &S) { return S.Name; });
   }
 
+  /// Records the meanings of a field that the profile (or its base) lists
+  /// per layer: as a field, a schedule target or a tensor rule's field. A
+  /// meaning of any other name would never be shown, so it is an error.
+  void applyMeaning(const ast::MeaningDecl &Decl) {
+    std::string Field = Decl.Field.str();
+    std::vector<std::string> Known = perLayerNames();
+    if (!llvm::is_contained(Known, Field)) {
+      Diags.error(Decl.Field.Range.Start,
+                  "'meaning' names '" + Field + "', which is not a field, a schedule target or a "
+                      "'tensors when' field of profile '" + Result.Name + "'" +
+                      didYouMean(Field, Known),
+                  Decl.Field.Range);
+      return;
+    }
+    for (const auto &[Value, Text] : Decl.Entries)
+      upsert(Result.Meanings, MeaningSpec{Field, literalValue(*Value), Text, Decl.Range},
+             [](const MeaningSpec &M) { return M.Field + "=" + M.Value.dump(); });
+  }
+
+  std::vector<std::string> perLayerNames() const {
+    std::vector<std::string> Names;
+    for (const FieldSpec &Field : Result.Fields)
+      Names.push_back(Field.Path);
+    for (const ScheduleSpec &Schedule : Result.Schedules)
+      Names.push_back(Schedule.Target);
+    for (const TensorFamilySpec &Family : Result.TensorFamilies)
+      Names.push_back(Family.Field);
+    return Names;
+  }
+
   void applyTensorFamily(const ast::TensorFamilyDecl &Decl) {
     TensorFamilySpec Spec;
     Spec.Field = Decl.Field.str();
@@ -233,10 +281,8 @@ void ProfileRegistry::loadStdlib(DiagnosticEngine &Diags) {
   for (const StdlibFile &File : stdlibFiles()) {
     std::string Name = ("<stdlib>/" + File.Name).str();
     auto Recipe = std::make_unique<ast::Recipe>(parseRecipeText(Diags, File.Text, Name));
-    for (const ast::ProfileDecl &Decl : Recipe->Profiles) {
+    for (const ast::ProfileDecl &Decl : Recipe->Profiles)
       Decls.push_back({&Decl, Name});
-      StdlibTexts[Decl.Name] = File.Text.str();
-    }
     Owned.push_back(std::move(Recipe));
   }
   addInDependencyOrder(Diags, Decls, /*FromStdlib=*/true);
@@ -304,6 +350,14 @@ void ProfileRegistry::addDecl(DiagnosticEngine &Diags, const ast::ProfileDecl &D
   }
   Result->Name = Decl.Name;
   Result->SourceName = SourceName.str();
+  if (Decl.Range.isValid()) {
+    Result->Line = Diags.lineAndColumn(Decl.Range.Start).first;
+    llvm::SourceMgr &Sources = Diags.sourceMgr();
+    llvm::StringRef Buffer =
+        Sources.getMemoryBuffer(Sources.FindBufferContainingLoc(Decl.Range.Start))->getBuffer();
+    Result->Definition = declarationWithComments(Buffer, Decl.Range.Start.getPointer(),
+                                                 Decl.Range.End.getPointer());
+  }
   Result->FromStdlib = FromStdlib;
   ProfileBuilder(Diags, *Result).apply(Decl);
   Profiles.push_back(std::move(Result));
@@ -345,11 +399,6 @@ std::vector<const Profile *> ProfileRegistry::stdlibProfiles() const {
     if (P->FromStdlib)
       Result.push_back(P.get());
   return Result;
-}
-
-llvm::StringRef ProfileRegistry::stdlibText(llvm::StringRef Name) const {
-  auto It = StdlibTexts.find(Name.str());
-  return It == StdlibTexts.end() ? llvm::StringRef() : llvm::StringRef(It->second);
 }
 
 } // namespace rysc

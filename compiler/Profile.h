@@ -96,6 +96,15 @@ struct DeriveSpec {
   llvm::SMRange Range;
 };
 
+/// The meaning of one value of a per-layer field, e.g. true "a sliding-window
+/// layer", which messages and reports show next to the bare value.
+struct MeaningSpec {
+  std::string Field; ///< Relative to the decoder config, or a schedule target.
+  nlohmann::ordered_json Value;
+  std::string Text;
+  llvm::SMRange Range;
+};
+
 struct Profile {
   std::string Name;
   std::string Base;
@@ -116,12 +125,22 @@ struct Profile {
   /// Tensor-name suffixes of non-layer tensors whose shape packs one slice
   /// per layer (Gemma-3n per-layer embeddings).
   std::vector<std::string> PackedTensors;
+  std::vector<MeaningSpec> Meanings;
   std::string SourceName; ///< File the profile was declared in.
+  unsigned Line = 0;      ///< Line of the `profile` keyword in SourceName.
+  /// The declaration as written, with the comment lines that document it.
+  std::string Definition;
   bool FromStdlib = false;
 
   const FieldSpec *findField(llvm::StringRef Path) const;
   const ScheduleSpec *findScheduleFor(llvm::StringRef Target) const;
   const ScheduleSpec *findSchedule(llvm::StringRef Scalar) const;
+  /// Returns the meaning of \p Value of per-layer \p Field, or nullptr when
+  /// the profile gives none. A bool and a number match as sameLayerValue does.
+  const std::string *meaningOf(llvm::StringRef Field, const nlohmann::ordered_json &Value) const;
+  /// Renders \p Value of \p Field for messages: its JSON text, followed by
+  /// its meaning in parentheses when the profile gives one.
+  std::string describeValue(llvm::StringRef Field, const nlohmann::ordered_json &Value) const;
 };
 
 /// Every known profile: the embedded stdlib plus those a recipe declares.
@@ -143,8 +162,6 @@ public:
   const Profile *matchGgufArch(llvm::StringRef Arch) const;
   std::vector<std::string> names() const;
   std::vector<const Profile *> stdlibProfiles() const;
-  /// Returns the stdlib text of the file that declares profile \p Name.
-  llvm::StringRef stdlibText(llvm::StringRef Name) const;
 
 private:
   void addInDependencyOrder(DiagnosticEngine &Diags,
@@ -155,7 +172,6 @@ private:
 
   std::vector<std::unique_ptr<ast::Recipe>> Owned; ///< Keeps expressions alive.
   std::vector<std::unique_ptr<Profile>> Profiles;
-  std::map<std::string, std::string> StdlibTexts;
 };
 
 } // namespace rysc

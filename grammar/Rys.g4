@@ -81,6 +81,7 @@ profileItem
     | DERIVE fieldPath ASSIGN expr SEMI                                  # deriveItem
     | PACKED_TENSOR stringList SEMI                                      # packedTensorItem
     | PINNED message=STRING WHEN expr SEMI                               # pinnedItem
+    | MEANING fieldPath COLON meaningEntry (COMMA meaningEntry)* SEMI    # meaningItem
     | unknown=IDENT (~(SEMI | RBRACE))* SEMI                             # unknownProfileItem
     ;
 
@@ -95,6 +96,11 @@ fieldOption
 
 stringList
     : STRING (COMMA STRING)*
+    ;
+
+// One value of a per-layer field and what it means, e.g. true "a sliding-window layer".
+meaningEntry
+    : negative=MINUS? value=literal text=STRING
     ;
 
 // ---------------------------------------------------------------------------
@@ -163,6 +169,7 @@ name
     | MODEL_TYPE | DECODER | ROOT | LAYER_COUNT | STACK | FIELD | SCHEDULE
     | DEFAULT | GENERATES | EXTRA_STACK | PREFIX | COUNT | TENSORS | WHEN
     | REQUIRE | FORBID | NOT_PER_LAYER | IN | WARN | DERIVE | PACKED_TENSOR | GGUF_ARCH | PINNED
+    | MEANING
     ;
 
 // ---------------------------------------------------------------------------
@@ -209,6 +216,7 @@ WARN         : 'warn';
 DERIVE       : 'derive';
 PACKED_TENSOR: 'packed_tensor';
 PINNED       : 'pinned';
+MEANING      : 'meaning';
 TRUE_LIT     : 'true';
 FALSE_LIT    : 'false';
 NULL_LIT     : 'null';

@@ -9,7 +9,9 @@
 #include "backends/exec/Executor.h"
 #include "backends/hf/HfPlanReport.h"
 #include "compiler/EditReport.h"
+#include "compiler/LayerListText.h"
 #include "compiler/MapReport.h"
+#include "compiler/ProfileText.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -311,9 +313,11 @@ int runCheck(const Options &Opts) {
   if (!Resolved)
     return Failure;
   std::vector<Finding> Findings = checkModel(*Resolved);
-  bool Failed = llvm::any_of(Findings, [&](const Finding &F) {
-    return F.Level == Severity::Error || (Opts.Strict && F.Level == Severity::Warning);
-  });
+  // Resolving reports its own problems as diagnostics, such as a model
+  // that no profile matches, which --strict makes errors.
+  bool Failed = Diags.hasErrors() || llvm::any_of(Findings, [&](const Finding &F) {
+                  return F.Level == Severity::Error || (Opts.Strict && F.Level == Severity::Warning);
+                });
 
   if (Opts.Format == "json") {
     Json Doc;
@@ -335,9 +339,12 @@ int runCheck(const Options &Opts) {
     if (!F.Fix.empty())
       llvm::outs() << "    fix: " << F.Fix << "\n";
   }
-  llvm::outs() << (Findings.empty() ? "no problems found" : std::to_string(Findings.size()) +
-                                                                " finding(s)")
-               << "\n";
+  std::string Summary =
+      Findings.empty() ? "no problems found" : std::to_string(Findings.size()) + " finding(s)";
+  if (Diags.hasErrors())
+    Summary = Findings.empty() ? "no findings, but the errors above fail the check"
+                               : Summary + ", and the errors above";
+  llvm::outs() << Summary << "\n";
   return Failed ? Failure : Success;
 }
 
@@ -374,6 +381,23 @@ void printProvenance(llvm::raw_ostream &OS, const Json &Summary) {
     OS << "  map to the first model's layers: " << Summary["original_map"].dump() << "\n";
 }
 
+/// Prints one entry of inspect's "schedules": the field, its layers and,
+/// when the profile gives them, the meanings of its values.
+void printSchedule(llvm::raw_ostream &OS, const Json &Schedule) {
+  OS << "schedule " << Schedule["field"].get<std::string>() << ":\n";
+  const std::string Indent = "  ";
+  std::vector<Json> Values = Schedule["values"].get<std::vector<Json>>();
+  for (const std::string &Line : describeLayerValues(Values, ReportWidth - Indent.size()))
+    OS << Indent << Line << "\n";
+  if (!Schedule.contains("meanings"))
+    return;
+  std::vector<std::pair<Json, std::string>> Meanings;
+  for (const Json &Entry : Schedule["meanings"])
+    Meanings.push_back({Entry["value"], Entry["meaning"].get<std::string>()});
+  const std::string Prefix = Indent + "meaning: ";
+  printIndented(OS, Prefix, describeMeanings(Meanings, ReportWidth - Prefix.size()));
+}
+
 int runInspect(const Options &Opts) {
   if (Opts.Positional.size() != 1) {
     llvm::errs() << "rysc: error: usage: rysc inspect MODEL\n";
@@ -387,7 +411,7 @@ int runInspect(const Options &Opts) {
     return Failure;
   Json Report = inspectModel(*Resolved);
   if (Opts.Format == "json") {
-    Report["schema"] = "rysc-inspect/1";
+    Report["schema"] = "rysc-inspect/2";
     llvm::outs() << Report.dump(2) << "\n";
     return Success;
   }
@@ -402,8 +426,7 @@ int runInspect(const Options &Opts) {
        << (F.contains("length") ? ", " + std::to_string(F["length"].get<size_t>()) + " entries" : "")
        << ")\n";
   for (const Json &S : Report["schedules"])
-    OS << "schedule " << S["field"].get<std::string>() << ": " << S["compact"].get<std::string>()
-       << "   " << S["legend"].get<std::string>() << "\n";
+    printSchedule(OS, S);
   OS << "extra stacks:" << (Report["extra_stacks"].empty() ? " none" : "") << "\n";
   for (const Json &S : Report["extra_stacks"]) {
     OS << "  " << S["name"].get<std::string>() << ": ";
@@ -416,9 +439,11 @@ int runInspect(const Options &Opts) {
          << (S["counted_in_layer_count"].get<bool>() ? ", counted in the layer count" : "")
          << "\n";
   }
-  for (auto It = Report["tensor_families"].begin(); It != Report["tensor_families"].end(); ++It) {
-    std::vector<std::string> Groups = It.value().get<std::vector<std::string>>();
-    OS << "layers of type " << It.key() << " carry: " << llvm::join(Groups, ", ") << "\n";
+  for (const Json &Family : Report["tensor_families"]) {
+    std::vector<std::string> Groups = Family["carry"].get<std::vector<std::string>>();
+    OS << "layers with '" << Family["field"].get<std::string>() << "' = " << Family["value"].dump()
+       << (Family.contains("meaning") ? " (" + Family["meaning"].get<std::string>() + ")" : "")
+       << " carry: " << llvm::join(Groups, ", ") << "\n";
   }
   uint64_t Min = UINT64_MAX, Max = 0;
   for (const Json &B : Report["bytes_per_layer"]) {
@@ -435,7 +460,26 @@ int runInspect(const Options &Opts) {
   return Success;
 }
 
+/// Returns " (did you mean 'a', 'b' or 'c'?)" for the profile names close
+/// to \p Name, or "" when none is.
+std::string suggestProfiles(const std::string &Name, const std::vector<std::string> &Names) {
+  std::vector<std::string> Matches = closeMatches(Name, Names, 5);
+  if (Matches.empty())
+    return "";
+  std::string Text = " (did you mean ";
+  for (size_t Index = 0; Index < Matches.size(); ++Index) {
+    if (Index)
+      Text += Index + 1 == Matches.size() ? " or " : ", ";
+    Text += "'" + Matches[Index] + "'";
+  }
+  return Text + "?)";
+}
+
 int runProfiles(const Options &Opts) {
+  if (Opts.Positional.size() > 1) {
+    llvm::errs() << "rysc: error: usage: rysc profiles [NAME]\n";
+    return Usage;
+  }
   DiagnosticEngine Diags(llvm::errs());
   ProfileRegistry Registry;
   Registry.loadStdlib(Diags);
@@ -453,13 +497,14 @@ int runProfiles(const Options &Opts) {
     return Success;
   }
   const std::string &Name = Opts.Positional[0];
-  llvm::StringRef Text = Registry.stdlibText(Name);
-  if (Text.empty()) {
+  const Profile *P = Registry.find(Name);
+  if (!P) {
     llvm::errs() << "rysc: error: unknown profile '" << Name << "'"
-                 << didYouMean(Name, Registry.names()) << "\n";
+                 << suggestProfiles(Name, Registry.names())
+                 << "; run 'rysc profiles' to list every profile\n";
     return Failure;
   }
-  llvm::outs() << Text;
+  llvm::outs() << profileDefinitionText(Registry, *P);
   return Success;
 }
 

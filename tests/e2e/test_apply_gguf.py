@@ -354,13 +354,29 @@ class Qwen35ApplyTest(GgufTestCase):
 
     def test_duplicate_warns_about_interval(self):
         _, result = self.apply(QWEN35_RECIPE, "qwen35")
-        self.assertIn("warning: 'qwen35.full_attention_interval' = 4 no longer generates", result.stderr)
-        self.assertIn("'qwen35.attention.recurrent_layers'", result.stderr)
-        self.assertIn("a window that keeps it valid: blocks[15:19]", result.stderr)
+        # Output block 20 copies full-attention block 15, which the interval would make recurrent.
+        self.assertIn(
+            "warning: 'qwen35.full_attention_interval' = 4 no longer generates the "
+            "layer schedule: output layer 20 comes from source layer 15 and needs "
+            "'qwen35.attention.recurrent_layers' = false (a full-attention block), but the scalar gives it true "
+            "(a recurrent gated delta-net block); the explicit 'qwen35.attention.recurrent_layers' list is added, "
+            "but readers that use only 'full_attention_interval' will build the wrong layers; a window that keeps "
+            "it valid: blocks[15:19]\n",
+            result.stderr,
+        )
 
     def test_strict_rejects_interval_change(self):
         result = self.apply_rejected(QWEN35_RECIPE, "qwen35", "--strict")
-        self.assertIn("error: 'qwen35.full_attention_interval' = 4 no longer generates", result.stderr)
+        self.assertIn(
+            "error: 'qwen35.full_attention_interval' = 4 no longer generates the layer schedule: output layer 20 "
+            "comes from source layer 15 and needs 'qwen35.attention.recurrent_layers' = false (a full-attention "
+            "block), but the scalar gives it true (a recurrent gated delta-net block); --strict rejects adding "
+            "the explicit 'qwen35.attention.recurrent_layers' list, because readers that use only "
+            "'full_attention_interval' would build the wrong layers; use a window that keeps the scalar valid, "
+            "such as blocks[15:19], or run without --strict to add the list\n",
+            result.stderr,
+        )
+        self.assertNotIn("list is added", result.stderr)
 
     def test_window_of_four_keeps_interval(self):
         out, result = self.apply(QWEN35_WINDOW4_RECIPE, "qwen35")

@@ -401,5 +401,64 @@ class StrayWeightFileTest(unittest.TestCase):
         self.assertFalse(self.out.exists())
 
 
+class UnmatchedModelTypeTest(unittest.TestCase):
+    """A llama checkpoint whose model_type no profile matches, so the generic rules apply.
+
+    Under --strict the fallback is an error, and plan and check must both fail with a
+    message that names the fix instead of "using the generic rules".
+    """
+
+    MODEL_TYPE = "unknown_lm"
+    FALLBACK_WARNING = (
+        "rysc: warning: no profile matches model_type 'unknown_lm' in '{config}'; using the generic rules "
+        "(declare a profile in the recipe to be exact)\n"
+    )
+    STRICT_ERROR = (
+        "rysc: error: no profile matches model_type 'unknown_lm' in '{config}', and --strict rejects falling "
+        "back to the generic rules; declare a profile in the recipe (profile NAME extends generic "
+        "{{ match model_type \"unknown_lm\"; ... }}), or run without --strict to use them with a warning\n"
+    )
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = Path(tempfile.mkdtemp(prefix="rysc-unmatched-"))
+        cls.model = cls.root / "llama"
+        generate.generate("llama", cls.model)
+        config_path = cls.model / "config.json"
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        config["model_type"] = cls.MODEL_TYPE
+        config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        cls.recipe = cls.root / "recipe.rys"
+        cls.recipe.write_text(RECIPE, encoding="utf-8")
+        cls.config_name = str(config_path)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.root, ignore_errors=True)
+
+    def test_plan_warns_and_uses_generic(self):
+        result = run_rysc("plan", self.recipe, self.model)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stderr, self.FALLBACK_WARNING.format(config=self.config_name))
+
+    def test_plan_strict_names_the_fix(self):
+        result = run_rysc("plan", "--strict", self.recipe, self.model)
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertEqual(result.stderr, self.STRICT_ERROR.format(config=self.config_name))
+        self.assertEqual(result.stdout, "")
+
+    def test_check_strict_fails(self):
+        result = run_rysc("check", "--strict", self.model)
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertEqual(result.stderr, self.STRICT_ERROR.format(config=self.config_name))
+        self.assertEqual(result.stdout.splitlines()[-1], "no findings, but the errors above fail the check")
+
+    def test_check_without_strict_passes(self):
+        result = run_rysc("check", self.model)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stderr, self.FALLBACK_WARNING.format(config=self.config_name))
+        self.assertEqual(result.stdout.splitlines()[-1], "no problems found")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -14,6 +14,7 @@ import copy
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -276,9 +277,9 @@ class QwenTest(ProfileTestCase):
         result, out = self.apply(source, duplicate_recipe(4, 7))
         self.assert_applied(result, out, source, layer_map, fixture.stack_prefix, expected)
         self.assertIn(
-            "'max_window_layers' = 21 no longer generates the layer schedule "
-            "(output layer 7 would be \"full_attention\" instead of \"sliding_attention\"); "
-            "the explicit 'layer_types' list is added",
+            "'max_window_layers' = 21 no longer generates the layer schedule: output layer 7 comes from "
+            "source layer 4 and needs 'layer_types' = \"sliding_attention\", but the scalar gives it "
+            "\"full_attention\"; the explicit 'layer_types' list is added",
             result.stderr,
         )
 
@@ -353,9 +354,9 @@ class AttentionScheduleTest(ProfileTestCase):
         result, out = self.apply(source, duplicate_recipe(10, 13))
         self.assert_applied(result, out, source, layer_map, fixture.stack_prefix, expected)
         self.assertIn(
-            "'builtin_layer_types_period' = 2 (its default when absent) no longer generates the layer schedule "
-            "(output layer 13 would be \"full_attention\" instead of \"sliding_attention\"); "
-            "the explicit 'layer_types' list is added",
+            "'builtin_layer_types_period' = 2 (its default when absent) no longer generates the layer schedule: "
+            "output layer 13 comes from source layer 10 and needs 'layer_types' = \"sliding_attention\", "
+            "but the scalar gives it \"full_attention\"; the explicit 'layer_types' list is added",
             result.stderr,
         )
 
@@ -377,9 +378,9 @@ class AttentionScheduleTest(ProfileTestCase):
         result, out = self.apply(source, duplicate_recipe(8, 10))
         self.assert_applied(result, out, source, layer_map, fixture.stack_prefix, expected)
         self.assertIn(
-            "'sliding_window_pattern' = 4 no longer generates the layer schedule "
-            "(output layer 11 would be \"full_attention\" instead of \"sliding_attention\"); "
-            "the explicit 'layer_types' list is added",
+            "'sliding_window_pattern' = 4 no longer generates the layer schedule: output layer 11 comes from "
+            "source layer 9 and needs 'layer_types' = \"sliding_attention\", but the scalar gives it "
+            "\"full_attention\"; the explicit 'layer_types' list is added",
             result.stderr,
         )
 
@@ -460,9 +461,9 @@ class AttentionScheduleTest(ProfileTestCase):
         self.assert_applied(result, out, source, layer_map, fixture.stack_prefix, expected)
         # MLX cycles "LLLG" over the output layers: layer 11 is "G" there but a copy of 9 ("L").
         self.assertIn(
-            "'sliding_window_pattern' = \"LLLG\" no longer generates the layer schedule "
-            "(output layer 11 would be \"full_attention\" instead of \"sliding_attention\"); "
-            "the explicit 'layer_types' list is written, but readers that use only "
+            "'sliding_window_pattern' = \"LLLG\" no longer generates the layer schedule: output layer 11 "
+            "comes from source layer 9 and needs 'layer_types' = \"sliding_attention\", but the scalar gives "
+            "it \"full_attention\"; the explicit 'layer_types' list is written, but readers that use only "
             "'sliding_window_pattern' will build the wrong layers",
             result.stderr,
         )
@@ -538,8 +539,9 @@ class Gemma3nTest(ProfileTestCase):
         self.assert_rejected(
             result,
             out,
-            "'text_config.num_kv_shared_layers' = 15 cannot express the new layer schedule "
-            "(output layer 18 would be \"own\" instead of \"stores\")",
+            "'text_config.num_kv_shared_layers' = 15 cannot express the new layer schedule: output layer 18 "
+            "comes from source layer 18 and needs the profile's kv_cache_role = \"stores\", but the scalar "
+            "gives it \"own\"; profile 'gemma3n' has no per-layer list to write instead",
         )
 
     def test_window_inside_shared_tail_passes_schedule(self):
@@ -577,8 +579,9 @@ class NoRopeTest(ProfileTestCase):
             result,
             out,
             "'text_config.no_rope_layer_interval' = 4 (its default when absent) cannot express the new layer "
-            "schedule (output layer 11 would be 0 instead of 1), and profile 'llama4' has no per-layer list "
-            "to write instead",
+            "schedule: output layer 11 comes from source layer 9 and needs 'text_config.no_rope_layers' = 1 "
+            "(a layer with RoPE), but the scalar gives it 0 (a NoPE layer without RoPE); profile 'llama4' has "
+            "no per-layer list to write instead",
         )
 
     def test_llama4_explicit_lists_remapped(self):
@@ -596,8 +599,9 @@ class NoRopeTest(ProfileTestCase):
         result, out = self.apply(source, duplicate_recipe(9, 10))
         self.assert_applied(result, out, source, layer_map, fixture.stack_prefix, expected)
         self.assertIn(
-            "'text_config.interleave_moe_layer_step' = 2 no longer generates the layer schedule "
-            "(output layer 10 would be false instead of true); the explicit 'text_config.moe_layers' list is added",
+            "'text_config.interleave_moe_layer_step' = 2 no longer generates the layer schedule: output layer 10 "
+            "comes from source layer 9 and needs 'text_config.moe_layers' = true (a mixture-of-experts layer), "
+            "but the scalar gives it false (a dense layer); the explicit 'text_config.moe_layers' list is added",
             result.stderr,
         )
 
@@ -640,8 +644,9 @@ class NoRopeTest(ProfileTestCase):
         result, out = self.apply(source, duplicate_recipe(10, 13))
         self.assert_applied(result, out, source, layer_map, fixture.stack_prefix, expected)
         self.assertIn(
-            "'no_rope_layer_interval' = 4 no longer generates the layer schedule "
-            "(output layer 14 would be 1 instead of 0); the explicit 'no_rope_layers' list is added",
+            "'no_rope_layer_interval' = 4 no longer generates the layer schedule: output layer 14 comes from "
+            "source layer 11 and needs 'no_rope_layers' = 0 (a NoPE layer without RoPE), but the scalar gives "
+            "it 1 (a layer with RoPE); the explicit 'no_rope_layers' list is added",
             result.stderr,
         )
 
@@ -676,9 +681,9 @@ class DensePrefixTest(ProfileTestCase):
         self.assert_rejected(
             result,
             out,
-            "'first_k_dense_replace' = 1 cannot express the new layer schedule "
-            "(output layer 2 would be \"sparse\" instead of \"dense\"), and profile 'deepseek_v2' "
-            "has no per-layer list to write instead",
+            "'first_k_dense_replace' = 1 cannot express the new layer schedule: output layer 2 comes from "
+            "source layer 0 and needs the profile's mlp_kind = \"dense\", but the scalar gives it \"sparse\"; "
+            "profile 'deepseek_v2' has no per-layer list to write instead",
         )
 
     def test_deepseek_v3_mtp_layer_follows_trunk(self):
@@ -695,8 +700,8 @@ class DensePrefixTest(ProfileTestCase):
         self.assert_rejected(
             result,
             out,
-            "'first_k_dense_replace' = 3 cannot express the new layer schedule "
-            "(output layer 4 would be \"sparse\" instead of \"dense\")",
+            "'first_k_dense_replace' = 3 cannot express the new layer schedule: output layer 4 comes from "
+            "source layer 2 and needs the profile's mlp_kind = \"dense\", but the scalar gives it \"sparse\"",
         )
 
     def test_deepseek_v3_window_into_mtp_rejected(self):
@@ -724,8 +729,8 @@ class DensePrefixTest(ProfileTestCase):
         self.assert_rejected(
             result,
             out,
-            "'first_k_dense_replace' = 1 cannot express the new layer schedule "
-            "(output layer 2 would be \"sparse\" instead of \"dense\")",
+            "'first_k_dense_replace' = 1 cannot express the new layer schedule: output layer 2 comes from "
+            "source layer 0 and needs the profile's mlp_kind = \"dense\", but the scalar gives it \"sparse\"",
         )
 
     def check_ernie(self, begin, end, start_index, end_index):
@@ -752,8 +757,8 @@ class DensePrefixTest(ProfileTestCase):
         self.assert_rejected(
             result,
             out,
-            "'moe_layer_start_index' = 1 cannot express the new layer schedule "
-            "(output layer 2 would be \"sparse\" instead of \"dense\")",
+            "'moe_layer_start_index' = 1 cannot express the new layer schedule: output layer 2 comes from "
+            "source layer 0 and needs the profile's mlp_kind = \"dense\", but the scalar gives it \"sparse\"",
         )
 
 
@@ -780,9 +785,10 @@ class LayerRoleTest(ProfileTestCase):
         self.assert_rejected(
             result,
             out,
-            "'cla_share_factor' = 2 cannot express the new layer schedule "
-            "(output layer 13 would be false instead of true), and profile 'hunyuan' "
-            "has no per-layer list to write instead",
+            "'cla_share_factor' = 2 cannot express the new layer schedule: output layer 13 comes from source "
+            "layer 10 and needs the profile's kv_projection = true (a layer that computes its own keys and "
+            "values), but the scalar gives it false (a layer that reuses the keys and values of the layer "
+            "before it); profile 'hunyuan' has no per-layer list to write instead",
         )
 
     def test_hunyuan_a13b_lists_remapped(self):
@@ -818,7 +824,8 @@ class LayerRoleTest(ProfileTestCase):
         self.assert_rejected(
             result,
             out,
-            "output layer 8 has type true in 'text_config.cross_attention_layers' but has no "
+            "output layer 8 has type true (a cross-attention layer) in 'text_config.cross_attention_layers' "
+            "but has no "
             "'cross_attn.*' tensors (copied from source layer 5)",
         )
 
@@ -842,8 +849,15 @@ class ProfileListingTest(unittest.TestCase):
             with self.subTest(profile=name):
                 result = run_rysc("profiles", name)
                 self.assertEqual(result.returncode, 0, result.stderr)
-                self.assertIn(f"profile {name} ", result.stdout)
                 self.assertEqual(result.stderr, "")
+                self.assertRegex(result.stdout, rf"^# profile {name}, declared at <stdlib>/\w+\.rys:\d+\n")
+                # Only the profile and the chain of profiles it extends are printed,
+                # each once, nearest first.
+                declarations = re.findall(r"^profile (\w+)(?: extends (\w+))? \{$", result.stdout, re.MULTILINE)
+                self.assertEqual(declarations[0][0], name)
+                for (_, base), (next_name, _) in zip(declarations, declarations[1:]):
+                    self.assertEqual(next_name, base)
+                self.assertEqual(declarations[-1][1], "")
 
 
 if __name__ == "__main__":

@@ -176,10 +176,11 @@ class JambaTest(ProfileCase):
         # blocks[2:7] copies 5 layers: output 9 is source 4 (attention), but 9 % 8 != 4.
         result = self.assert_rejected(
             "duplicate blocks[2:7] after;\nremap per_layer *;\n",
-            "error: 'attn_layer_period' = 8 cannot express the new layer schedule (output layer 9 would be "
-            "\"mamba\" instead of \"attention\"), and profile 'jamba' has no per-layer list to write instead",
-            "error: 'expert_layer_period' = 2 cannot express the new layer schedule (output layer 7 would be "
-            "\"sparse\" instead of \"dense\")",
+            "error: 'attn_layer_period' = 8 cannot express the new layer schedule: output layer 9 comes from "
+            "source layer 4 and needs the profile's layers_block_type = \"attention\", but the scalar gives it "
+            "\"mamba\"; profile 'jamba' has no per-layer list to write instead",
+            "error: 'expert_layer_period' = 2 cannot express the new layer schedule: output layer 7 comes from "
+            "source layer 2 and needs the profile's mlp_kind = \"dense\", but the scalar gives it \"sparse\"",
         )
         attention_line = next(line for line in result.stderr.splitlines() if "'attn_layer_period'" in line)
         self.assertIn("blocks[2:10]", attention_line, "the error must suggest a window of 8 layers")
@@ -204,10 +205,10 @@ class BambaTest(ProfileCase):
         # The copy of attention layer 9 lands at 13, which the stale list calls Mamba.
         self.assert_rejected(
             "duplicate blocks[8:12] after;\nkeep attn_layer_indices;\n",
-            "error: output layer 13 has type false in 'attn_layer_indices' but has no 'mamba.*' tensors "
-            "(copied from source layer 9)",
-            "error: output layer 18 has type true in 'attn_layer_indices' but has no 'self_attn.*' tensors "
-            "(copied from source layer 14)",
+            "error: output layer 13 has type false (a Mamba layer) in 'attn_layer_indices' but has no "
+            "'mamba.*' tensors (copied from source layer 9)",
+            "error: output layer 18 has type true (an attention layer) in 'attn_layer_indices' but has no "
+            "'self_attn.*' tensors (copied from source layer 14)",
         )
 
 
@@ -312,8 +313,8 @@ class Lfm2Test(ProfileCase):
         # Output 12 is a copy of source 7 (conv), but the old full_attn_idxs lists 12.
         self.assert_rejected(
             "duplicate blocks[4:9] after;\nremap per_layer layer_types;\nkeep full_attn_idxs;\n",
-            "error: output layer 12 has type true in 'full_attn_idxs' but has no 'self_attn.*' tensors "
-            "(copied from source layer 7)",
+            "error: output layer 12 has type true (a full-attention layer) in 'full_attn_idxs' but has no "
+            "'self_attn.*' tensors (copied from source layer 7)",
         )
 
 
@@ -434,8 +435,9 @@ class KimiLinearTest(ProfileCase):
         # blocks[0:2] gives dense, sparse, dense, sparse, ...: no prefix length describes it.
         self.assert_rejected(
             "duplicate blocks[0:2] after;\nremap per_layer *;\n",
-            "error: 'first_k_dense_replace' = 1 cannot express the new layer schedule (output layer 2 would be "
-            "\"sparse\" instead of \"dense\"), and profile 'kimi_linear' has no per-layer list to write instead",
+            "error: 'first_k_dense_replace' = 1 cannot express the new layer schedule: output layer 2 comes from "
+            "source layer 0 and needs the profile's mlp_kind = \"dense\", but the scalar gives it \"sparse\"; "
+            "profile 'kimi_linear' has no per-layer list to write instead",
         )
 
 
@@ -462,9 +464,10 @@ class Qwen3NextTest(ProfileCase):
     def test_window_of_five_writes_list_and_warns(self):
         layer_map = duplicate_after_map(16, 4, 9)
         result, out = self.apply_ok("duplicate blocks[4:9] after;\nremap per_layer *;\n")
-        self.assertIn("warning: 'full_attention_interval' = 4 no longer generates the layer schedule (output "
-                      "layer 11 would be \"full_attention\" instead of \"linear_attention\"); the explicit "
-                      "'layer_types' list is written", result.stderr)
+        self.assertIn("warning: 'full_attention_interval' = 4 no longer generates the layer schedule: output "
+                      "layer 11 comes from source layer 6 and needs 'layer_types' = \"linear_attention\", but "
+                      "the scalar gives it \"full_attention\"; the explicit 'layer_types' list is written",
+                      result.stderr)
         config = self.expected_config(layer_map)
         config["layer_types"] = remap_values(self.fixture.config["layer_types"], layer_map)
         self.check(out, layer_map, config)
@@ -473,9 +476,10 @@ class Qwen3NextTest(ProfileCase):
 class Qwen3NextNoLayerTypesTest(ProfileCase):
     FIXTURE = "qwen3_next_no_layer_types"
 
-    ADDED_WARNING = ("warning: 'full_attention_interval' = 4 no longer generates the layer schedule (output layer "
-                     "11 would be \"full_attention\" instead of \"linear_attention\"); the explicit 'layer_types' "
-                     "list is added, but readers that use only 'full_attention_interval' will build the wrong layers")
+    ADDED_WARNING = ("warning: 'full_attention_interval' = 4 no longer generates the layer schedule: output layer "
+                     "11 comes from source layer 6 and needs 'layer_types' = \"linear_attention\", but the scalar "
+                     "gives it \"full_attention\"; the explicit 'layer_types' list is added, but readers that use "
+                     "only 'full_attention_interval' will build the wrong layers")
 
     def test_window_of_four_adds_nothing(self):
         layer_map = duplicate_after_map(16, 4, 8)
@@ -493,8 +497,17 @@ class Qwen3NextNoLayerTypesTest(ProfileCase):
         self.check(out, layer_map, config)
 
     def test_strict_rejects_added_layer_types(self):
-        self.assert_rejected("duplicate blocks[4:9] after;\nremap per_layer *;\n",
-                             self.ADDED_WARNING.replace("warning: ", "error: ", 1), options=("--strict",))
+        # Under --strict nothing is added, so the error names what to change instead.
+        result = self.assert_rejected(
+            "duplicate blocks[4:9] after;\nremap per_layer *;\n",
+            "error: 'full_attention_interval' = 4 no longer generates the layer schedule: output layer 11 comes "
+            "from source layer 6 and needs 'layer_types' = \"linear_attention\", but the scalar gives it "
+            "\"full_attention\"; --strict rejects adding the explicit 'layer_types' list, because readers that "
+            "use only 'full_attention_interval' would build the wrong layers; use a window that keeps the scalar "
+            "valid, such as blocks[4:8], or run without --strict to add the list\n",
+            options=("--strict",),
+        )
+        self.assertNotIn("list is added", result.stderr)
 
 
 # ---------------------------------------------------------------------------

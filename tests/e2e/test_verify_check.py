@@ -921,8 +921,8 @@ class CheckTest(RyscTestCase):
         # Output layer 20 copies full-attention layer 15, but the interval makes layer 20 linear attention.
         self.assertTrue(
             finding["message"].startswith(
-                "'text_config.full_attention_interval' = 4 disagrees with 'text_config.layer_types' from layer 20 "
-                "(\"linear_attention\" vs \"full_attention\")"
+                "'text_config.full_attention_interval' = 4 disagrees with 'text_config.layer_types' from layer 20: "
+                "the scalar gives it \"linear_attention\", but the list has \"full_attention\"; "
             ),
             finding["message"],
         )
@@ -941,7 +941,8 @@ class CheckTest(RyscTestCase):
         self.assertTrue(
             findings[0]["message"].startswith(
                 "'qwen35.full_attention_interval' = 4 disagrees with 'qwen35.attention.recurrent_layers' "
-                "from layer 20 (true vs false)"
+                "from layer 20: the scalar gives it true (a recurrent gated delta-net block), but the list has "
+                "false (a full-attention block); "
             ),
             findings[0]["message"],
         )
@@ -1045,8 +1046,9 @@ class CheckTest(RyscTestCase):
         self.assertEqual({finding["check"] for finding in findings}, {"tensor-family"})
         self.assertEqual({finding["severity"] for finding in findings}, {"error"})
         field = "qwen35.attention.recurrent_layers"
-        self.assert_family_findings(findings, "true", scheduled_linear, field, "ssm_", "attn_q.")
-        self.assert_family_findings(findings, "false", scheduled_full, field, "attn_q.", "ssm_")
+        recurrent = "true (a recurrent gated delta-net block)"
+        self.assert_family_findings(findings, recurrent, scheduled_linear, field, "ssm_", "attn_q.")
+        self.assert_family_findings(findings, "false (a full-attention block)", scheduled_full, field, "attn_q.", "ssm_")
 
     def test_nextn_left_at_old_index(self):
         model = make_temp_dir(self, "rysc-broken-") / "qwen35-nextn.gguf"
@@ -1115,7 +1117,7 @@ class InspectTest(RyscTestCase):
         as_json = run_rysc("inspect", model, "--format", "json")
         self.assertEqual(as_json.returncode, 0, as_json.stderr)
         document = json.loads(as_json.stdout)
-        self.assertEqual(document["schema"], "rysc-inspect/1")
+        self.assertEqual(document["schema"], "rysc-inspect/2")
         return text.stdout, document
 
     def hf_layer_facts(self, folder, layers):
@@ -1141,11 +1143,25 @@ class InspectTest(RyscTestCase):
         self.assertIn("profile: qwen3_5", lines)
         self.assertIn("layers: 64 ('text_config.num_hidden_layers'), decoder stack model.language_model.layers.N", lines)
         self.assertIn("  text_config.layer_types (values, 64 entries)", lines)
-        self.assertIn(
-            'schedule text_config.layer_types: (L L L F) x16   (L = "linear_attention", F = "full_attention")', lines
+        start = lines.index("schedule text_config.layer_types:")
+        self.assertEqual(
+            lines[start + 1], '  layers 0..63: 16 cycles of (3 layers: "linear_attention", 1 layer: "full_attention")'
         )
-        self.assertIn("layers of type full_attention carry: input_layernorm, mlp, post_attention_layernorm, self_attn", lines)
-        self.assertIn("layers of type linear_attention carry: input_layernorm, linear_attn, mlp, post_attention_layernorm", lines)
+        self.assertEqual(lines[start + 2:start + 5], [
+            "schedule text_config.mlp_only_layers:",
+            "  layers 0..63: false",
+            "  meaning: false = a layer whose MLP follows decoder_sparse_step",
+        ])
+        self.assertIn(
+            "layers with 'text_config.layer_types' = \"full_attention\" carry: "
+            "input_layernorm, mlp, post_attention_layernorm, self_attn",
+            lines,
+        )
+        self.assertIn(
+            "layers with 'text_config.layer_types' = \"linear_attention\" carry: "
+            "input_layernorm, linear_attn, mlp, post_attention_layernorm",
+            lines,
+        )
         for path in sorted(self.qwen36.glob("*.safetensors")):
             size = path.stat().st_size
             self.assertTrue(any(line.startswith(f"  {path.name}: {size:,} bytes") for line in lines), path.name)
@@ -1160,15 +1176,26 @@ class InspectTest(RyscTestCase):
         self.assertEqual(document["decoder_stack"], QWEN36_PREFIX)
         self.assertIn({"field": "text_config.layer_types", "kind": "values", "length": 64}, document["per_layer_fields"])
         schedules = {entry["field"]: entry for entry in document["schedules"]}
-        self.assertEqual(schedules["text_config.layer_types"]["compact"], "(L L L F) x16")
+        layer_types = load_json(self.qwen36 / "config.json")["text_config"]["layer_types"]
+        self.assertEqual(schedules["text_config.layer_types"]["values"], layer_types)
+        self.assertEqual(
+            schedules["text_config.layer_types"]["segments"],
+            [{"first": 0, "last": 63, "cycle": layer_types[:4], "repeats": 16}],
+        )
         mtp_tensors = [name for name in hf_all_tensors(self.qwen36) if name.startswith("mtp.")]
         self.assertEqual(document["extra_stacks"], [{"name": "mtp", "prefix": "mtp.", "tensors": len(mtp_tensors)}])
 
         sizes, families = self.hf_layer_facts(self.qwen36, 64)
         self.assertEqual(document["bytes_per_layer"], sizes)
+        carried = {
+            entry["value"]: entry["carry"]
+            for entry in document["tensor_families"]
+            if entry["field"] == "text_config.layer_types"
+        }
+        self.assertEqual(sorted(carried), sorted(families))
         for layer_type, component_sets in families.items():
             self.assertEqual(len(component_sets), 1, layer_type)
-            self.assertEqual(document["tensor_families"][layer_type], sorted(next(iter(component_sets))))
+            self.assertEqual(carried[layer_type], sorted(next(iter(component_sets))))
         files = {path.name: path.stat().st_size for path in self.qwen36.glob("*.safetensors")}
         self.assertEqual({entry["file"]: entry["size"] for entry in document["files"]}, files)
         self.assertNotIn("rysc_provenance", document)
@@ -1184,12 +1211,22 @@ class InspectTest(RyscTestCase):
 
     def test_qwen36_output_schedule(self):
         stdout, document = self.inspect(self.qwen36_out)
-        # Out 0..19 keep (L L L F) x5. Out 20..24 copy 15..19 (F L L L F), and out 25..68
-        # copy 20..63, so from out 20 on the schedule reads (F L L L) x12 F.
-        compact = "(L L L F) x5 (F L L L) x12 F"
-        schedules = {entry["field"]: entry["compact"] for entry in document["schedules"]}
-        self.assertEqual(schedules["text_config.layer_types"], compact)
-        self.assertIn(f"schedule text_config.layer_types: {compact}", stdout)
+        # Out 0..19 keep five cycles of L L L F. Out 20..24 copy 15..19 (F L L L F), and
+        # out 25..68 copy 20..63, so after out 20 the cycle resumes in its source order.
+        cycle = ["linear_attention"] * 3 + ["full_attention"]
+        schedules = {entry["field"]: entry for entry in document["schedules"]}
+        self.assertEqual(schedules["text_config.layer_types"]["segments"], [
+            {"first": 0, "last": 19, "cycle": cycle, "repeats": 5},
+            {"first": 20, "last": 20, "cycle": ["full_attention"], "repeats": 1},
+            {"first": 21, "last": 68, "cycle": cycle, "repeats": 12},
+        ])
+        lines = stdout.splitlines()
+        start = lines.index("schedule text_config.layer_types:")
+        self.assertEqual(lines[start + 1:start + 4], [
+            '  layers 0..19: 5 cycles of (3 layers: "linear_attention", 1 layer: "full_attention");',
+            '  layer 20: "full_attention";',
+            '  layers 21..68: 12 cycles of (3 layers: "linear_attention", 1 layer: "full_attention")',
+        ])
 
     def test_qwen35_gguf_source(self):
         stdout, document = self.inspect(self.qwen35)
@@ -1202,16 +1239,37 @@ class InspectTest(RyscTestCase):
             document["extra_stacks"],
             [{"name": "nextn", "blocks": 1, "first_block": QWEN35_TRUNK, "counted_in_layer_count": True}],
         )
-        self.assertIn("schedule qwen35.attention.recurrent_layers: (T T T F) x16   (T = true, F = false)", stdout)
+        self.assertIn(
+            "schedule qwen35.attention.recurrent_layers:\n"
+            "  layers 0..63: 16 cycles of (3 layers: true, 1 layer: false)\n"
+            "  meaning: true = a recurrent gated delta-net block, false = a full-attention block\n",
+            stdout,
+        )
+        schedules = {entry["field"]: entry for entry in document["schedules"]}
+        self.assertEqual(schedules["qwen35.attention.recurrent_layers"]["meanings"], [
+            {"value": True, "meaning": "a recurrent gated delta-net block"},
+            {"value": False, "meaning": "a full-attention block"},
+        ])
+        self.assertIn(
+            "layers with 'qwen35.attention.recurrent_layers' = false (a full-attention block) carry: attn_k, "
+            "attn_k_norm, attn_norm, attn_output, attn_q, attn_q_norm, attn_v, ffn_down, ffn_gate, ffn_up, "
+            "post_attention_norm",
+            stdout.splitlines(),
+        )
         self.assertIn("layers: 64 ('qwen35.block_count' is 65, which also counts 1 block of nextn), decoder stack blk.N",
                       stdout.splitlines())
 
     def test_qwen35_gguf_output_schedule(self):
         stdout, document = self.inspect(self.qwen35_out)
-        compact = "(T T T F) x5 (F T T T) x12 F"
-        self.assertIn(f"schedule qwen35.attention.recurrent_layers: {compact}   (T = true, F = false)", stdout)
-        schedules = {entry["field"]: entry["compact"] for entry in document["schedules"]}
-        self.assertEqual(schedules["qwen35.attention.recurrent_layers"], compact)
+        self.assertIn(
+            "schedule qwen35.attention.recurrent_layers:\n"
+            "  layers 0..19: 5 cycles of (3 layers: true, 1 layer: false); layer 20: false;\n"
+            "  layers 21..68: 12 cycles of (3 layers: true, 1 layer: false)\n",
+            stdout,
+        )
+        schedules = {entry["field"]: entry["values"] for entry in document["schedules"]}
+        expected = [(block + 1) % 4 != 0 for block in QWEN35_MAP]
+        self.assertEqual(schedules["qwen35.attention.recurrent_layers"], expected)
         # The written array has one entry per block, the MTP block included.
         self.assertIn(
             {"field": "qwen35.attention.recurrent_layers", "kind": "values", "length": 70}, document["per_layer_fields"]
@@ -1221,10 +1279,16 @@ class InspectTest(RyscTestCase):
 
     def test_qwen35_gguf_window4_schedule(self):
         stdout, document = self.inspect(self.qwen35_window4_out)
-        schedules = {entry["field"]: entry["compact"] for entry in document["schedules"]}
-        self.assertEqual(schedules["qwen35.attention.recurrent_layers"], "(T T T F) x17")
+        schedules = {entry["field"]: entry["segments"] for entry in document["schedules"]}
+        self.assertEqual(
+            schedules["qwen35.attention.recurrent_layers"],
+            [{"first": 0, "last": 67, "cycle": [True, True, True, False], "repeats": 17}],
+        )
         self.assertEqual(document["rysc_provenance"]["map"], QWEN35_WINDOW4_MAP)
-        self.assertIn("schedule qwen35.attention.recurrent_layers: (T T T F) x17", stdout)
+        self.assertIn(
+            "schedule qwen35.attention.recurrent_layers:\n  layers 0..67: 17 cycles of (3 layers: true, 1 layer: false)\n",
+            stdout,
+        )
 
 
 if __name__ == "__main__":

@@ -79,7 +79,12 @@ TEST(Compiler, UnknownListRejectedUnderStrict) {
         R"({"model_type":"llama","num_hidden_layers":4,"my_flags":[1,0,1,0]})", llamaTensors(4),
         Options);
   EXPECT_FALSE(R.Result);
-  EXPECT_NE(R.Output.find("error: remapping unknown list 'my_flags'"), std::string::npos);
+  EXPECT_EQ(R.Output,
+            "r.rys:1:1: error: 'my_flags' has one entry per layer (4) but profile 'llama' does not "
+            "declare it, and --strict rejects remapping an undeclared list; declare it with 'field "
+            "my_flags : values;' in a recipe profile that extends 'llama' and matches this model, or "
+            "run without --strict to remap it with a warning\nduplicate blocks[1:2] after;\n"
+            "^~~~~~~~~~~~~~~~~~~~~~~~~~~~\n");
 }
 
 TEST(Compiler, LayerCountEdited) {
@@ -122,8 +127,9 @@ TEST(Compiler, ThresholdStraddledWritesList) {
     "full_attention","sliding_attention","full_attention","sliding_attention",
     "sliding_attention","sliding_attention","sliding_attention"])"));
   EXPECT_NE(R.Output.find("warning: 'max_window_layers' = 4 no longer generates the layer "
-                          "schedule (output layer 5 would be \"sliding_attention\" instead of "
-                          "\"full_attention\")"),
+                          "schedule: output layer 5 comes from source layer 3 and needs "
+                          "'layer_types' = \"full_attention\", but the scalar gives it "
+                          "\"sliding_attention\";"),
             std::string::npos);
 }
 
