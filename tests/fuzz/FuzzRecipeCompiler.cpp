@@ -5,6 +5,7 @@
 // profile, schedule and field checks run too. Loading the stdlib dominates
 // the time, so each input is compiled only once.
 #include "compiler/Compiler.h"
+#include "compiler/LayerListText.h"
 #include "compiler/Parser.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -52,7 +53,19 @@ void compileWith(llvm::StringRef Text, const rysc::ModelFacts *Model) {
   rysc::CompileOptions Options;
   if (!Model)
     Options.Layers = 64;
-  (void)rysc::compileRecipe(Diags, Registry, Recipe, Model, Options);
+  std::optional<rysc::Compilation> Compiled =
+      rysc::compileRecipe(Diags, Registry, Recipe, Model, Options);
+  if (!Compiled)
+    return;
+
+  // The per-layer lists of the edits go through plan's text rendering, which
+  // segments them into runs and cycles.
+  for (const rysc::ConfigEdit &Edit : Compiled->Edits)
+    if (Edit.New.is_array()) {
+      std::vector<rysc::Json> Values = Edit.New.get<std::vector<rysc::Json>>();
+      (void)rysc::describeLayerValues(Values, rysc::ReportWidth);
+      (void)rysc::describeLayerIndices(Edit.New, rysc::ReportWidth);
+    }
 }
 
 } // namespace

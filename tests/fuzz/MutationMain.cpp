@@ -32,9 +32,10 @@ const char *const Tokens[] = {
     "remap", "per_layer", "*", "expect", "layers", "keep", "profile", "extends", "match",
     "model_type", "gguf_arch", "decoder", "stack", "field", "schedule", "generates", "derive",
     "extra_stack", "packed_tensor", "not_per_layer", "forbid", "require", "warn", "when", "use",
-    "{", "}", "(", ")", "\"", "#", "//", "/*", "*/", ",", ".", "==", "!=", "&&", "||", "?", "%",
-    "src", "out", "layer_count", "count", "prefix", "true", "false", "null", "0", "1", "-1",
-    "4294967295", "18446744073709551616", "\n", " ", "\t", "\xff", "\0"};
+    "meaning", "default", "in", "pinned", "root", "tensors", "{", "}", "(", ")", "\"", "\\",
+    "#", "//", "/*", "*/", ",", ".", "=", "==", "!=", "!", "<", "<=", ">", ">=", "+", "-", "/",
+    "&&", "||", "?", "%", "src", "out", "layer_count", "count", "prefix", "true", "false", "null",
+    "0", "1", "-1", "4294967295", "18446744073709551616", "\n", " ", "\t", "\xff", "\0"};
 
 struct Options {
   unsigned long Runs = 10000;
