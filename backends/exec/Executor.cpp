@@ -641,7 +641,8 @@ Error PlanWriter::copy(Job &J, const CopyStep &Step, int Output,
   while (Done < Step.Length) {
     if (Error E = checkStop())
       return E;
-    uint64_t Want = std::min<uint64_t>(Step.Length - Done, Options.ChunkSize);
+    uint64_t Want = nextCopyLength(Step.OutputOffset + Done, Step.Length - Done,
+                                   Options.ChunkSize);
 
     Expected<uint64_t> Copied =
         UseKernelCopy ? copyChunkInKernel(Step, Done, Want, Output, Display)
@@ -840,6 +841,20 @@ Error writeAndSync(const WritePlan &Plan, ArrayRef<SourceFile> Sources,
 }
 
 } // namespace
+
+// Linux gives a new page-cache folio no more pages than the alignment of its
+// first page index allows (__filemap_get_folio in 6.13), and copy_file_range
+// writes in pieces that start where the call starts. Calls that all started
+// at a tensor's unaligned offset left 4 to 32 KiB folios. The flusher then
+// sent requests half the size: copying a 1 GiB folder took 540 write
+// requests instead of cp's 290, and its sync took 30 % longer (ext4 on a
+// virtio disk, Linux 6.18, requests counted in /proc/diskstats).
+uint64_t nextCopyLength(uint64_t OutputOffset, uint64_t Left, uint64_t ChunkSize) {
+  uint64_t Want = std::min<uint64_t>(Left, ChunkSize - OutputOffset % ChunkSize);
+  if (OutputOffset % CopyStartAlignment != 0)
+    Want = std::min<uint64_t>(Want, CopyStartAlignment - OutputOffset % CopyStartAlignment);
+  return Want;
+}
 
 std::vector<std::string> findLeftoverFolders(StringRef Out) {
   SmallString<256> Absolute(Out);

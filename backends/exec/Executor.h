@@ -28,6 +28,18 @@ struct ExecuteOptions {
   llvm::raw_ostream *Log = nullptr;
 };
 
+/// Alignment, in output bytes, that the first copy call of a range stops at
+/// when the range starts between two multiples of it.
+constexpr uint64_t CopyStartAlignment = 64u << 10;
+
+/// Returns how many bytes the next copy call of a range moves, when its next
+/// byte goes to output offset \p OutputOffset and \p Left bytes are left.
+/// The call moves at most \p ChunkSize bytes and ends at the next multiple
+/// of CopyStartAlignment when \p OutputOffset is not one, else at the next
+/// multiple of \p ChunkSize. Later calls then start at aligned output
+/// offsets, where Linux page-cache writes can use large folios.
+uint64_t nextCopyLength(uint64_t OutputOffset, uint64_t Left, uint64_t ChunkSize);
+
 /// Returns the temporary folders beside \p Out that earlier runs writing it
 /// left when they were killed before they could remove them
 /// (".NAME.rysc-tmp-XXXXXX" and ".NAME.rysc-old-XXXXXX", NAME being the last

@@ -767,4 +767,33 @@ TEST_F(ExecutorInterruptDeathTest, NonEmptyOutDirKeptOnInterrupt) {
   EXPECT_EQ(readFile(Out + "/keep.txt"), "old");
 }
 
+TEST(NextCopyLength, FirstCallEndsAtAlignment) {
+  const uint64_t Chunk = 8u << 20;
+  EXPECT_EQ(nextCopyLength(54192, 500u << 20, Chunk), 65536u - 54192u);
+  EXPECT_EQ(nextCopyLength(54192, 100, Chunk), 100u);
+  EXPECT_EQ(nextCopyLength(65536, 500u << 20, Chunk), Chunk - 65536u);
+  EXPECT_EQ(nextCopyLength(Chunk, 500u << 20, Chunk), Chunk);
+  EXPECT_EQ(nextCopyLength(Chunk, 100, Chunk), 100u);
+}
+
+TEST(NextCopyLength, NeverExceedsChunk) {
+  // Tests run with chunk sizes that are not multiples of the alignment.
+  EXPECT_EQ(nextCopyLength(54192, 1u << 20, 1000), 808u);
+  EXPECT_EQ(nextCopyLength(0, 1u << 20, 1000), 1000u);
+  EXPECT_EQ(nextCopyLength(65000, 1u << 20, 1000), 536u);
+}
+
+TEST(NextCopyLength, RangeCallsStartAligned) {
+  const uint64_t Chunk = 8u << 20;
+  const uint64_t Start = 54192;
+  const uint64_t Length = 20u << 20;
+  std::vector<uint64_t> Starts;
+  for (uint64_t Done = 0; Done < Length;) {
+    Starts.push_back(Start + Done);
+    Done += nextCopyLength(Start + Done, Length - Done, Chunk);
+  }
+  std::vector<uint64_t> Expected = {Start, 65536, Chunk, 2 * Chunk};
+  EXPECT_EQ(Starts, Expected);
+}
+
 } // namespace
