@@ -1,10 +1,12 @@
 // Tests for the plan executor on real files in a per-test folder under /tmp.
 #include "backends/exec/Executor.h"
+#include "backends/exec/Writeback.h"
 
 #include "llvm/Support/raw_ostream.h"
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -794,6 +796,38 @@ TEST(NextCopyLength, RangeCallsStartAligned) {
   }
   std::vector<uint64_t> Expected = {Start, 65536, Chunk, 2 * Chunk};
   EXPECT_EQ(Starts, Expected);
+}
+
+TEST(WritebackQueue, ClosesQueuedFilesOnFinish) {
+  char Path[] = "/tmp/rysc-writeback-XXXXXX";
+  int File = ::mkstemp(Path);
+  ASSERT_GE(File, 0);
+  ASSERT_EQ(::write(File, "abc", 3), 3);
+  int Copy = ::fcntl(File, F_DUPFD_CLOEXEC, 0);
+  ASSERT_GE(Copy, 0);
+
+  WritebackQueue Queue;
+  Queue.push(FileDescriptor(Copy), File);
+  Queue.finish();
+
+  // The queue owned the duplicate and closed it; the original stays open.
+  EXPECT_EQ(::fcntl(Copy, F_GETFD), -1);
+  EXPECT_EQ(errno, EBADF);
+  EXPECT_GE(::fcntl(File, F_GETFD), 0);
+  ::close(File);
+  ::unlink(Path);
+}
+
+TEST(WritebackQueue, UnopenedFileUsesFallback) {
+  char Path[] = "/tmp/rysc-writeback-XXXXXX";
+  int File = ::mkstemp(Path);
+  ASSERT_GE(File, 0);
+  WritebackQueue Queue;
+  Queue.push(FileDescriptor(), File);
+  Queue.finish();
+  EXPECT_GE(::fcntl(File, F_GETFD), 0);
+  ::close(File);
+  ::unlink(Path);
 }
 
 } // namespace
