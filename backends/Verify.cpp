@@ -343,6 +343,12 @@ VerifyResult checkIndex(const LoadedModel &Out) {
   return R;
 }
 
+/// Returns whether two parts of provenance records are equal. Key order is
+/// not part of a record, so a record rewritten with sorted keys still matches.
+bool sameRecordPart(const Json &A, const Json &B) {
+  return nlohmann::json::parse(A.dump()) == nlohmann::json::parse(B.dump());
+}
+
 /// Checks that the output's record chains the source's record, when the
 /// source has one, and that its original_map composes the two maps.
 void checkChain(VerifyResult &R, const LoadedModel &Source, const Json &P,
@@ -352,7 +358,7 @@ void checkChain(VerifyResult &R, const LoadedModel &Source, const Json &P,
       fail(R, "the record chains an earlier record, but the source has none");
     return;
   }
-  if (!P.contains("previous") || P["previous"] != *Source.Provenance) {
+  if (!P.contains("previous") || !sameRecordPart(P["previous"], *Source.Provenance)) {
     fail(R, "the record does not chain the source's provenance record");
     return;
   }
@@ -387,9 +393,7 @@ VerifyResult checkProvenance(const LoadedModel &Source, const LoadedModel &Out,
   const Json *Sha = lookupPath(P, "recipe.sha256");
   if (!Sha || *Sha != Json(sha256Hex(Recipe.Text)))
     fail(R, "the recorded recipe differs from '" + Recipe.Name + "'");
-  // Key order is not part of the record, so compare as unordered JSON.
-  if (!P.contains("seams") ||
-      nlohmann::json::parse(P["seams"].dump()) != nlohmann::json::parse(seamsToJson(C.Map).dump()))
+  if (!P.contains("seams") || !sameRecordPart(P["seams"], seamsToJson(C.Map)))
     fail(R, "the recorded seams differ from the recipe's seams");
   checkChain(R, Source, P, C);
   R.Summary = Source.Provenance ? "map, seams and recipe hash recorded, source's record chained"

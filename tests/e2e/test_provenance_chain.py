@@ -121,6 +121,18 @@ class HfChainTest(ChainTestCase):
     def test_verify_checks_chain(self):
         self.assert_verify_chained()
 
+    def test_verify_ignores_key_order(self):
+        self.apply(self.second_recipe, self.first, self.second)
+        record = load_json(self.second / "rysc.json")
+        (self.second / "rysc.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        self.assertNotEqual(list(record["previous"]), sorted(record["previous"]))
+        result = run_rysc("verify", self.second_recipe, self.first, self.second)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertEqual(
+            verify_line(result.stdout, "provenance"),
+            "ok provenance map, seams and recipe hash recorded, source's record chained",
+        )
+
     def test_verify_rejects_edited_chain(self):
         self.apply(self.second_recipe, self.first, self.second)
         record = load_json(self.second / "rysc.json")
