@@ -591,7 +591,7 @@ Error PlanWriter::writeFile(Job &J, const PlannedFile &File) {
   // The writeback thread starts it, so that this job goes on copying: with
   // --jobs 1 a 4 GiB Hugging Face apply took 0.86 x cp's time instead of 0.98
   // (4 interleaved repeats, benchmark machine of docs/benchmarks.md).
-  Writeback.push(FileDescriptor(::fcntl(Output.get(), F_DUPFD_CLOEXEC, 0)), Output.get());
+  Writeback.push(Output.get());
   if (::close(Output.release()) != 0)
     return fileError(Display, "failed to close: " + errnoMessage(errno));
   return Error::success();

@@ -18,9 +18,10 @@ void startWriteback(int File) {
 
 } // namespace
 
-void WritebackQueue::push(FileDescriptor File, int Fallback) {
-  if (File.get() < 0) {
-    startWriteback(Fallback);
+void WritebackQueue::push(int File) {
+  FileDescriptor Copy(::fcntl(File, F_DUPFD_CLOEXEC, 0));
+  if (Copy.get() < 0) {
+    startWriteback(File);
     return;
   }
 
@@ -34,10 +35,10 @@ void WritebackQueue::push(FileDescriptor File, int Fallback) {
   }
   if (ThreadFailed) {
     Lock.unlock();
-    startWriteback(File.get());
+    startWriteback(File);
     return;
   }
-  Queue.push_back(std::move(File));
+  Queue.push_back(std::move(Copy));
   Lock.unlock();
   Ready.notify_one();
 }

@@ -24,11 +24,12 @@ public:
   WritebackQueue &operator=(const WritebackQueue &) = delete;
   ~WritebackQueue() { finish(); }
 
-  /// Queues the file open as \p File, which the queue closes once writeback
-  /// has started. Starts the thread on first use. When no thread can be
-  /// started, or \p File is not open, the writeback of \p Fallback (the
-  /// caller's descriptor of the same file) starts in the caller.
-  void push(FileDescriptor File, int Fallback);
+  /// Queues the file open as \p File. The queue keeps a duplicate of the
+  /// descriptor, so the caller may close \p File at once, and closes it once
+  /// writeback has started. Starts the thread on first use. When no thread
+  /// can be started, or the descriptor cannot be duplicated, the writeback
+  /// starts in the caller.
+  void push(int File);
 
   /// Waits until the writeback of every queued file has started.
   void finish();
