@@ -72,9 +72,9 @@ std::string profileDefinitionText(const ProfileRegistry &Registry, const Profile
                      std::to_string(P.Line) + "\n" + P.Definition;
   // A recipe may declare a profile that extends itself, which is reported
   // as an unknown base, so the walk stops at a profile already shown.
-  std::set<std::string> Shown = {P.Name};
+  std::set<std::string> Printed = {P.Name};
   std::string Derived = P.Name;
-  for (const Profile *Base = Registry.find(P.Base); Base && Shown.insert(Base->Name).second;
+  for (const Profile *Base = Registry.find(P.Base); Base && Printed.insert(Base->Name).second;
        Base = Registry.find(Base->Base)) {
     Text += "\n# profile " + Base->Name + ", which " + Derived + " extends, declared at " +
             Base->SourceName + ":" + std::to_string(Base->Line) + "\n" + Base->Definition;
