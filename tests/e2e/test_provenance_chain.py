@@ -25,6 +25,7 @@ sys.path.insert(0, str(SOURCE_DIR / "tests" / "fixtures"))
 
 import generate  # noqa: E402
 import generate_gguf  # noqa: E402
+import hfcheck  # noqa: E402
 from gguf_io import read_gguf  # noqa: E402
 
 # Seconds one rysc run may take. The fixtures are about 1 MB, so a run normally takes well under 1 s.
@@ -81,8 +82,15 @@ class ChainTestCase(unittest.TestCase):
         self.second_recipe.write_text(SECOND_RECIPE, encoding="utf-8")
 
     def apply(self, recipe, source, out):
+        """Apply recipe and check that the source, folder or file, is left unchanged."""
+        source = Path(source)
+        before = hfcheck.snapshot(source) if source.is_dir() else source.read_bytes()
         result = run_rysc("apply", recipe, source, out)
         self.assertEqual(result.returncode, 0, result.stderr)
+        if source.is_dir():
+            hfcheck.assert_unchanged(source, before)
+        else:
+            self.assertEqual(source.read_bytes(), before)
         return result
 
     def assert_verify_chained(self):
